@@ -1,0 +1,267 @@
+"""The apply engine: ``f(artifact, envelope) -> (artifact, handle)`` (GAP §4, §7, §7.4).
+
+All-or-nothing: every operation of an ``edit`` envelope is applied in order to a working copy;
+if any fails, a :class:`GapError` is raised and the input artifact is untouched (artifacts are
+immutable values, so there is nothing to roll back).
+
+Besides the new artifact and its handle, :func:`apply_with_splices` returns the exact splices
+the envelope made, in the coordinates of the input body, so that an editor can be sent minimal
+text edits without diffing.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import attrs
+
+from .errors import INVALID_CONTENT, INVALID_ENVELOPE, TARGET_NOT_FOUND, VERSION_CONFLICT, GapError
+from .markers import Index
+from .model import PROTOCOL, Artifact, EditOperation, Envelope, HandleContent
+
+TokenCounter = Callable[[str], int]
+
+
+def estimate_tokens(text: str) -> int:
+    """The default token count: ``ceil(len(text) / 4)``, code points per token.
+
+    An estimate, documented as such: ~4 characters per token is the rule of thumb GAP §7.1.2
+    uses for HTML; real tokenizers vary by model (use a ``tokenizers`` counter for counts).
+    """
+    return -(-len(text) // 4)
+
+
+@attrs.frozen(slots=True)
+class Splice:
+    """``[start, end)`` of the input body replaced by ``text`` (code-point offsets)."""
+
+    start: int
+    end: int
+    text: str
+
+
+@attrs.frozen(slots=True)
+class ApplyResult:
+    """What :func:`apply_with_splices` returns.
+
+    ``splices`` are sorted, non-overlapping, in input-body coordinates; applying them to the
+    input body (from last to first) gives ``artifact.body``. ``warnings`` name operations
+    that were applied but left malformed markers (only with ``strict_markers=False``).
+    """
+
+    artifact: Artifact
+    handle: Envelope
+    splices: tuple[Splice, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def make_handle(
+    artifact: Artifact,
+    *,
+    count_tokens: TokenCounter | None = estimate_tokens,
+    include_content: bool = False,
+    meta: dict | None = None,
+) -> Envelope:
+    """The ``handle`` envelope of ``artifact`` (GAP §7.2, §7.4): id, version, token count,
+    state, and the targets derived from the current body (never a stale list)."""
+    m = {"format": artifact.format}
+    if artifact.state is not None:
+        m["state"] = artifact.state
+    if meta:
+        m.update(meta)
+    item = HandleContent(
+        id=artifact.id,
+        version=artifact.version,
+        token_count=count_tokens(artifact.body) if count_tokens is not None else None,
+        state=artifact.state,
+        content=artifact.body if include_content else None,
+        targets=artifact.index().infos,
+    )
+    return Envelope(PROTOCOL, artifact.id, artifact.version, "handle", m, (item,))
+
+
+class _SpliceLog:
+    """Composes sequential splices (each in the coordinates of the body before it) into
+    non-overlapping splices in the coordinates of the original body."""
+
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        # each item: [orig_start, orig_end, cur_start, cur_len]
+        self.items: list[list[int]] = []
+
+    def add(self, s: int, e: int, new_len: int) -> None:
+        """Log ``[s, e)`` of the current body replaced by ``new_len`` characters."""
+        before, overlapping, after = [], [], []
+        for it in self.items:
+            c0, cl = it[2], it[3]
+            if c0 + cl < s:
+                before.append(it)
+            elif c0 > e:
+                after.append(it)
+            else:
+                overlapping.append(it)
+        lo, hi = s, e
+        if overlapping:
+            lo = min(s, overlapping[0][2])
+            hi = max(e, overlapping[-1][2] + overlapping[-1][3])
+        growth_before = sum(it[3] - (it[1] - it[0]) for it in before)
+        growth_inner = sum(it[3] - (it[1] - it[0]) for it in overlapping)
+        d = new_len - (e - s)
+        merged = [lo - growth_before, hi - growth_before - growth_inner, lo, hi - lo + d]
+        self.items = before + [merged] + [[o0, o1, c0 + d, cl] for o0, o1, c0, cl in after]
+
+    def splices(self, new_body: str) -> tuple[Splice, ...]:
+        return tuple(Splice(o0, o1, new_body[c0 : c0 + cl]) for o0, o1, c0, cl in self.items)
+
+
+def _common_affix(a: str, b: str) -> tuple[int, int]:
+    """Lengths of the common prefix and (non-overlapping) common suffix of a and b."""
+    n = min(len(a), len(b))
+    lo, hi = 0, n
+    while lo < hi:  # binary search on slice equality (memcmp speed)
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    p = lo
+    lo, hi = 0, n - p
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[len(a) - mid :] == b[len(b) - mid :]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return p, lo
+
+
+def _op_label(i: int, op: EditOperation) -> str:
+    return f"operation {i} ({op.op} on {op.target.type} {op.target.value!r})"
+
+
+def _apply_id_op(i: int, op: EditOperation, body: str, idx: Index, artifact_id: str, strict: bool, warnings: list):
+    span = idx.get(op.target.value)
+    if span is None:
+        raise GapError(
+            TARGET_NOT_FOUND,
+            f"{_op_label(i, op)}: no target with id {op.target.value!r} in the artifact",
+            artifact_id=artifact_id,
+            op_index=i,
+        )
+    kind = op.op
+    if kind == "replace":
+        s, e, text = span.content_start, span.content_end, op.content
+    elif kind == "delete":
+        s, e, text = span.content_start, span.content_end, ""
+    elif kind == "insert_before":
+        s = e = span.content_start
+        text = op.content
+    elif kind == "insert_after":
+        s = e = span.content_end
+        text = op.content
+    else:  # pragma: no cover - schema-validated
+        raise GapError(INVALID_CONTENT, f"{_op_label(i, op)}: unknown op", artifact_id=artifact_id, op_index=i)
+    if text is None:
+        raise GapError(
+            INVALID_CONTENT, f"{_op_label(i, op)}: `content` is required for {kind}", artifact_id=artifact_id, op_index=i
+        )
+    new_body = body[:s] + text + body[e:]
+    new_idx = idx.splice(s, e, text, new_body)
+    if len(new_idx.problems) > len(idx.problems):
+        old = {(p.kind, p.id) for p in idx.problems}
+        p = next((p for p in new_idx.problems if (p.kind, p.id) not in old), new_idx.problems[0])
+        msg = f"{_op_label(i, op)}: the result has malformed markers ({p.kind}: {p.message})"
+        if strict:
+            raise GapError(INVALID_CONTENT, msg, artifact_id=artifact_id, op_index=i)
+        warnings.append(msg)
+    return s, e, text, new_body, new_idx
+
+
+def apply_with_splices(
+    artifact: Artifact | None,
+    envelope: Envelope,
+    *,
+    count_tokens: TokenCounter | None = estimate_tokens,
+    strict_markers: bool = False,
+) -> ApplyResult:
+    """Apply ``envelope`` to ``artifact`` (GAP §4.1, §4.2, §3.3, §7.4).
+
+    - ``synthesize``: the new artifact is the envelope's body (``artifact`` may be None; the
+      version chain restarts at the envelope's version).
+    - ``edit``: ``artifact`` is required and ``envelope.version`` must be
+      ``artifact.version + 1``; operations apply in order, all or nothing.
+    - ``handle`` is an output and is refused.
+
+    Replacement content may carry markers: they become targets (§7.4). Content that leaves
+    markers unbalanced or duplicates an id is applied with a warning, as the reference engine
+    does; with ``strict_markers=True`` it is refused with ``invalid_content``.
+
+    Returns:
+        :class:`ApplyResult` with the new artifact, its handle and the splices made.
+
+    Raises:
+        GapError: ``version_conflict`` (stale version or different artifact id),
+            ``target_not_found`` (unknown target id / pointer; names the operation),
+            ``invalid_content`` (missing content, malformed markers, bad pointer value),
+            ``invalid_envelope`` (a handle, an archived artifact, an edit with no artifact).
+    """
+    name = envelope.name
+    if artifact is not None and artifact.state == "archived":
+        raise GapError(INVALID_ENVELOPE, f"artifact {artifact.id!r} is archived (read-only, GAP §8.1)", artifact_id=artifact.id)
+    if name == "synthesize":
+        if len(envelope.content) != 1:
+            raise GapError(INVALID_ENVELOPE, "a synthesize envelope carries exactly one content item")
+        body = envelope.content[0].body
+        new = Artifact(envelope.id, envelope.version, envelope.format, body, envelope.meta.get("state", artifact.state if artifact else None))
+        splices: tuple[Splice, ...] = ()
+        if artifact is not None and artifact.body != body:
+            old = artifact.body
+            p, q = _common_affix(old, body)
+            splices = (Splice(p, len(old) - q, body[p : len(body) - q]),)
+            if artifact._index is not None and "gap:target" not in old[p : len(old) - q]:
+                object.__setattr__(new, "_index", artifact._index.splice(p, len(old) - q, body[p : len(body) - q], body))
+        return ApplyResult(new, make_handle(new, count_tokens=count_tokens), splices)
+    if name != "edit":
+        raise GapError(INVALID_ENVELOPE, f"a {name!r} envelope cannot be applied (handles are outputs, GAP §7.2)")
+    if artifact is None:
+        raise GapError(INVALID_ENVELOPE, "an edit envelope needs an existing artifact", artifact_id=envelope.id)
+    if envelope.id != artifact.id:
+        raise GapError(
+            VERSION_CONFLICT,
+            f"envelope is for artifact {envelope.id!r}, not {artifact.id!r}",
+            artifact_id=artifact.id,
+        )
+    if envelope.version != artifact.version + 1:
+        raise GapError(
+            VERSION_CONFLICT,
+            f"envelope version {envelope.version} does not follow stored version {artifact.version} "
+            f"(expected {artifact.version + 1})",
+            artifact_id=artifact.id,
+        )
+    body = artifact.body
+    idx = artifact.index()
+    log = _SpliceLog()
+    warnings: list[str] = []
+    fmt = artifact.format
+    for i, op in enumerate(envelope.content):
+        if op.target.type == "id":
+            s, e, text, body, idx = _apply_id_op(i, op, body, idx, artifact.id, strict_markers, warnings)
+        else:
+            from .pointer import apply_pointer_op  # JSON/YAML pointer edits (GAP §4.2)
+
+            s, e, text = apply_pointer_op(i, op, body, fmt, artifact.id)
+            body = body[:s] + text + body[e:]
+            idx = idx.splice(s, e, text, body)
+        log.add(s, e, len(text))
+    new = Artifact(artifact.id, envelope.version, fmt, body, artifact.state, index_=idx)
+    return ApplyResult(new, make_handle(new, count_tokens=count_tokens), log.splices(body), tuple(warnings))
+
+
+def apply(artifact: Artifact | None, envelope: Envelope) -> tuple[Artifact, Envelope]:
+    """Apply an envelope: ``f(artifact, envelope) -> (artifact, handle)`` (GAP §7 "Apply engine").
+
+    See :func:`apply_with_splices` for the semantics and the errors raised.
+    """
+    r = apply_with_splices(artifact, envelope)
+    return r.artifact, r.handle

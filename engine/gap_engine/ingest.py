@@ -1,0 +1,335 @@
+"""Lenient ingestion: what a model actually wrote → a valid envelope plus the repairs made.
+
+Models wrap envelopes in Markdown fences and prose, write ``"protocol": "gap"``, invent the
+artifact id, restart ``version`` at 1, send a bare list of operations or a single operation,
+leave trailing commas, write ``null`` meta fields, or give a pointer edit's ``content`` as a
+JSON value instead of a string. GAP §5.1 ("Pre-apply validation") asks implementations to
+validate and repair before applying; :func:`ingest` does the mechanical repairs and lists
+them, and raises :class:`GapError` for anything it cannot repair.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import attrs
+
+from .errors import INVALID_ENVELOPE, GapError
+from .model import NAMES, OPS, PROTOCOL, Artifact, Envelope, envelope_from_data
+
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+.-]*)[^\n]*\n(.*?)(?:\n[ \t]*```|\Z)", re.S)
+_OP_ALIASES = {
+    "insert-before": "insert_before",
+    "insertbefore": "insert_before",
+    "insert_before": "insert_before",
+    "prepend": "insert_before",
+    "insert-after": "insert_after",
+    "insertafter": "insert_after",
+    "insert_after": "insert_after",
+    "append": "insert_after",
+    "replace": "replace",
+    "update": "replace",
+    "set": "replace",
+    "delete": "delete",
+    "remove": "delete",
+}
+_POINTER_FORMATS = ("application/json", "application/yaml", "text/yaml", "text/x-yaml", "application/x-yaml")
+
+
+@attrs.frozen
+class Ingested:
+    """The result of :func:`ingest`: a schema-valid ``envelope`` and the ``repairs`` made,
+    each a short human-readable sentence (empty when the input was already valid)."""
+
+    envelope: Envelope
+    repairs: tuple[str, ...]
+
+
+def _strip_trailing_commas(text: str) -> str:
+    """Remove commas directly before ``}`` or ``]``, outside JSON strings."""
+    out = []
+    i, n = 0, len(text)
+    in_str = False
+    while i < n:
+        ch = text[i]
+        if in_str:
+            out.append(ch)
+            if ch == "\\" and i + 1 < n:
+                out.append(text[i + 1])
+                i += 2
+                continue
+            if ch == '"':
+                in_str = False
+            i += 1
+            continue
+        if ch == '"':
+            in_str = True
+        elif ch == ",":
+            j = i + 1
+            while j < n and text[j] in " \t\r\n":
+                j += 1
+            if j < n and text[j] in "}]":
+                i += 1
+                continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _loads(text: str, repairs: list[str]) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as first:
+        fixed = _strip_trailing_commas(text)
+        if fixed != text:
+            try:
+                value = json.loads(fixed)
+            except ValueError:
+                pass
+            else:
+                repairs.append("removed trailing commas")
+                return value
+        raise first
+
+
+def _extract_json(text: str, repairs: list[str]) -> Any:
+    stripped = text.strip()
+    if not stripped:
+        raise GapError(INVALID_ENVELOPE, "no envelope: the text is empty")
+    if stripped[0] in "{[":
+        try:
+            return _loads(stripped, repairs)
+        except ValueError:
+            pass
+    errors = []
+    for m in _FENCE.finditer(text):
+        lang, inner = m.group(1).lower(), m.group(2).strip()
+        if lang not in ("", "json", "jsonc", "json5", "gap"):
+            continue
+        if not inner or inner[0] not in "{[":
+            continue
+        try:
+            value = _loads(inner, repairs)
+        except ValueError as exc:
+            errors.append(str(exc))
+            continue
+        repairs.append(f"took the JSON from a ```{lang or ''} fence")
+        return value
+    # prose around JSON: decode from the first brace or bracket that starts a JSON value
+    dec = json.JSONDecoder()
+    for m in re.finditer(r"[{\[]", text):
+        start = m.start()
+        try:
+            value, end = dec.raw_decode(text, start)
+        except ValueError:
+            candidate = _strip_trailing_commas(text[start:])
+            try:
+                value, _ = dec.raw_decode(candidate)
+            except ValueError:
+                continue
+            repairs.append("removed trailing commas")
+        if isinstance(value, (dict, list)) and value:
+            repairs.append("ignored text around the JSON")
+            return value
+    detail = f" ({errors[0]})" if errors else ""
+    raise GapError(INVALID_ENVELOPE, f"no JSON envelope found in the text{detail}")
+
+
+def _normalize_target(t: Any, i: int, repairs: list[str]) -> Any:
+    if isinstance(t, str):
+        if t.startswith("/") or t == "":
+            repairs.append(f"content[{i}].target: read the string {t!r} as a JSON Pointer target")
+            return {"type": "pointer", "value": t}
+        repairs.append(f"content[{i}].target: read the string {t!r} as an id target")
+        return {"type": "id", "value": t}
+    if isinstance(t, dict):
+        if "type" not in t:
+            if "id" in t and isinstance(t["id"], str):
+                repairs.append(f"content[{i}].target: read {{'id': …}} as an id target")
+                return {"type": "id", "value": t["id"]}
+            if "pointer" in t and isinstance(t["pointer"], str):
+                repairs.append(f"content[{i}].target: read {{'pointer': …}} as a pointer target")
+                return {"type": "pointer", "value": t["pointer"]}
+            if "path" in t and isinstance(t["path"], str):
+                repairs.append(f"content[{i}].target: read {{'path': …}} as a pointer target")
+                return {"type": "pointer", "value": t["path"]}
+        extra = set(t) - {"type", "value"}
+        if extra and "type" in t and "value" in t:
+            repairs.append(f"content[{i}].target: dropped unknown fields {sorted(extra)}")
+            return {"type": t["type"], "value": t["value"]}
+    return t
+
+
+def _normalize_op(op: Any, i: int, fmt: str, repairs: list[str]) -> Any:
+    if not isinstance(op, dict):
+        return op
+    op = dict(op)
+    kind = op.get("op")
+    if isinstance(kind, str):
+        canon = _OP_ALIASES.get(kind.strip().lower().replace(" ", "_"))
+        if canon and canon != kind:
+            repairs.append(f"content[{i}].op: read {kind!r} as {canon!r}")
+            op["op"] = canon
+    if "target" not in op:
+        for key in ("id", "target_id", "targetId"):
+            if isinstance(op.get(key), str):
+                repairs.append(f"content[{i}]: read {key!r} as an id target")
+                op["target"] = {"type": "id", "value": op.pop(key)}
+                break
+        else:
+            for key in ("pointer", "path"):
+                if isinstance(op.get(key), str):
+                    repairs.append(f"content[{i}]: read {key!r} as a pointer target")
+                    op["target"] = {"type": "pointer", "value": op.pop(key)}
+                    break
+    if "target" in op:
+        op["target"] = _normalize_target(op["target"], i, repairs)
+    if "content" not in op:
+        for key in ("value", "text", "body", "new_content"):
+            if key in op and key != "target":
+                repairs.append(f"content[{i}]: read {key!r} as the operation's content")
+                op["content"] = op.pop(key)
+                break
+    if "content" in op and op["content"] is None and op.get("op") == "delete":
+        del op["content"]
+        repairs.append(f"content[{i}]: dropped a null content on delete")
+    content = op.get("content")
+    target = op.get("target")
+    is_pointer = isinstance(target, dict) and target.get("type") == "pointer"
+    if content is not None and not isinstance(content, str):
+        if is_pointer or fmt in _POINTER_FORMATS:
+            op["content"] = json.dumps(content, ensure_ascii=False)
+            repairs.append(f"content[{i}].content: serialized a JSON value for a pointer edit")
+        elif isinstance(content, (int, float, bool)):
+            op["content"] = json.dumps(content)
+            repairs.append(f"content[{i}].content: turned a {type(content).__name__} into text")
+    return op
+
+
+def ingest(
+    text: str | bytes | dict | list,
+    *,
+    artifact: Artifact | None = None,
+    format: str | None = None,
+) -> Ingested:
+    """Accept an envelope as a model wrote it and return a valid one plus the repairs made.
+
+    ``text`` may be raw model output (prose, Markdown fences, trailing commas), or already
+    decoded JSON. Accepted shapes: an envelope; an envelope whose ``protocol``, ``id``,
+    ``version``, ``name`` or ``meta`` is missing or wrong; a bare list of operations; a single
+    operation object; ``{"body": …}`` (a synthesize). With ``artifact``, the envelope is
+    addressed to it: ``id`` becomes ``artifact.id``, an edit's ``version`` becomes
+    ``artifact.version + 1``, and a missing format is the artifact's. Repairs of the id and
+    version are listed too.
+
+    Raises:
+        GapError: ``invalid_envelope`` when no envelope can be recovered (no JSON, an unknown
+            op, a target that is neither id nor pointer…), naming the place.
+    """
+    repairs: list[str] = []
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    data = _extract_json(text, repairs) if isinstance(text, str) else text
+    fmt = format or (artifact.format if artifact is not None else None)
+
+    if isinstance(data, list):
+        repairs.append("wrapped a bare list of operations in an edit envelope")
+        data = {"content": data, "name": "edit"}
+    elif isinstance(data, dict) and "op" in data and "content" not in data or (
+        isinstance(data, dict) and "op" in data and "target" in data and not isinstance(data.get("content", []), list)
+    ):
+        repairs.append("wrapped a single operation in an edit envelope")
+        data = {"content": [data], "name": "edit"}
+    elif isinstance(data, dict) and "body" in data and "content" not in data:
+        repairs.append("wrapped a bare body in a synthesize envelope")
+        data = {"content": [{"body": data["body"]}], "name": "synthesize", **{k: v for k, v in data.items() if k in ("id", "version", "meta")}}
+    if not isinstance(data, dict):
+        raise GapError(INVALID_ENVELOPE, f"an envelope is a JSON object, not {type(data).__name__}")
+    data = dict(data)
+    for wrapper in ("envelope", "gap"):
+        inner = data.get(wrapper)
+        if len(data) == 1 and isinstance(inner, dict):
+            repairs.append(f"unwrapped the envelope from {wrapper!r}")
+            data = dict(inner)
+
+    if data.get("protocol") != PROTOCOL:
+        if "protocol" in data:
+            repairs.append(f"protocol {data['protocol']!r} → {PROTOCOL!r}")
+        else:
+            repairs.append(f"added protocol {PROTOCOL!r}")
+        data["protocol"] = PROTOCOL
+
+    content = data.get("content")
+    if isinstance(content, dict):
+        repairs.append("wrapped a single content object in a list")
+        content = [content]
+    if isinstance(content, str) and data.get("name") == "synthesize":
+        repairs.append("wrapped a string content in a synthesize body")
+        content = [{"body": content}]
+    if content is None and "operations" in data and isinstance(data["operations"], list):
+        repairs.append("read 'operations' as content")
+        content = data.pop("operations")
+    if content is None and "body" in data:
+        repairs.append("read a top-level body as synthesize content")
+        content = [{"body": data.pop("body")}]
+        data.setdefault("name", "synthesize")
+    if not isinstance(content, list):
+        raise GapError(INVALID_ENVELOPE, "content: expected a list of content objects")
+    data["content"] = content
+
+    name = data.get("name")
+    if name not in NAMES:
+        inferred = None
+        if content and all(isinstance(c, dict) and "op" in c for c in content):
+            inferred = "edit"
+        elif len(content) == 1 and isinstance(content[0], dict) and "body" in content[0]:
+            inferred = "synthesize"
+        if inferred is None:
+            raise GapError(INVALID_ENVELOPE, f"name: {name!r} is not one of synthesize, edit, handle")
+        repairs.append(f"name {name!r} → {inferred!r}" if name is not None else f"inferred name {inferred!r}")
+        data["name"] = name = inferred
+
+    meta = data.get("meta")
+    if not isinstance(meta, dict):
+        if meta is not None:
+            repairs.append("replaced a non-object meta")
+        meta = {}
+    else:
+        nulls = [k for k, v in meta.items() if v is None]
+        if nulls:
+            repairs.append(f"meta: dropped null fields {sorted(nulls)}")
+        meta = {k: v for k, v in meta.items() if v is not None}
+    want_fmt = fmt or meta.get("format") or "text/html"
+    if meta.get("format") != want_fmt:
+        if "format" in meta:
+            repairs.append(f"meta.format {meta['format']!r} → {want_fmt!r}")
+        else:
+            repairs.append(f"meta.format set to {want_fmt!r}")
+        meta["format"] = want_fmt
+    data["meta"] = meta
+
+    if name == "edit":
+        data["content"] = [_normalize_op(op, i, want_fmt, repairs) for i, op in enumerate(content)]
+        for i, op in enumerate(data["content"]):
+            if isinstance(op, dict) and isinstance(op.get("op"), str) and op["op"] not in OPS:
+                raise GapError(INVALID_ENVELOPE, f"content[{i}].op: {op['op']!r} is not one of {', '.join(OPS)}", op_index=i)
+
+    if artifact is not None:
+        if data.get("id") != artifact.id:
+            repairs.append(f"id {data.get('id')!r} → {artifact.id!r}")
+            data["id"] = artifact.id
+        want_v = artifact.version + 1
+        if data.get("version") != want_v:
+            repairs.append(f"version {data.get('version')!r} → {want_v}")
+            data["version"] = want_v
+    else:
+        if not isinstance(data.get("id"), str) or not data.get("id"):
+            repairs.append("id missing: set to 'artifact'")
+            data["id"] = "artifact"
+        v = data.get("version")
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            repairs.append(f"version {v!r} → 1")
+            data["version"] = 1
+    return Ingested(envelope_from_data(data), tuple(repairs))

@@ -1,0 +1,1 @@
+"""gap_ls — a language server for GAP artifacts and envelopes."""

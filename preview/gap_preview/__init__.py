@@ -1,0 +1,1 @@
+"""gap_preview — live browser preview of GAP artifacts (GAP-SSE and WebSocket)."""
