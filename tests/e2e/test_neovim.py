@@ -1,0 +1,219 @@
+"""Neovim headless (Debian's `neovim`, 0.7+) driving the real gap-ls over stdio.
+
+Each test writes a small Lua scenario that uses tests/e2e/nvim/harness.lua: the built-in LSP
+client (`vim.lsp.start_client`) starts the server, opens an artifact, and requests symbols, code
+actions and commands; Neovim's own `workspace/applyEdit` handler applies the server's edits to
+the buffer, and the scenario records the buffer text as JSON for the assertions here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import CLIENTS, E2E, missing, require_tool
+
+pytestmark = pytest.mark.editor
+
+HARNESS = E2E / "nvim" / "harness.lua"
+ORIGINAL = (E2E / "fixtures" / "dashboard.html").read_text(encoding="utf-8")
+EDITED = ORIGINAL.replace("$12,400", "$15,720").replace(">310<", ">384<")
+EXPECTED_TREE = [
+    {"name": "header"},
+    {"name": "stats", "children": [{"name": "revenue-value"}, {"name": "orders-count"}]},
+    {"name": "footer"},
+]
+
+
+def names(tree: list[dict]) -> list[dict]:
+    """Strip a recorded symbol tree down to names and nesting."""
+    out = []
+    for node in tree:
+        n = {"name": node["name"]}
+        if node.get("children"):
+            n["children"] = names(node["children"])
+        out.append(n)
+    return out
+
+
+def run_nvim(tmp_path: Path, env: dict, scenario: str, *, timeout: float = 60) -> dict:
+    """Run ``scenario`` (Lua; ``H`` is the harness) in headless Neovim; return what it recorded."""
+    nvim = require_tool("nvim", hint="apt-get install neovim (Neovim 0.7+)")
+    script = tmp_path / "scenario.lua"
+    out = tmp_path / "nvim-result.json"
+    script.write_text(
+        f"local H = dofile({json.dumps(str(HARNESS))})\n"
+        f"vim.opt.runtimepath:append({json.dumps(str(CLIENTS / 'nvim'))})\n"
+        f"H.run(function()\n{scenario}\nend)\n",
+        encoding="utf-8",
+    )
+    env = dict(env, GAP_TEST_OUT=str(out))
+    started = time.monotonic()
+    proc = subprocess.run(
+        [nvim, "--headless", "-u", "NONE", "-i", "NONE", "-n",
+         "-c", f"luafile {script}", "-c", "cquit 3"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+    elapsed = time.monotonic() - started
+    if not out.exists():
+        log = Path(env["XDG_CACHE_HOME"]) / "nvim" / "lsp.log"
+        pytest.fail(
+            f"nvim wrote no result (exit {proc.returncode}, {elapsed:.1f}s)\n"
+            f"stdout: {proc.stdout[-2000:]}\nstderr: {proc.stderr[-2000:]}\n"
+            f"lsp.log: {log.read_text()[-3000:] if log.exists() else '(none)'}"
+        )
+    result = json.loads(out.read_text(encoding="utf-8"))
+    if result.get("error"):
+        log = Path(env["XDG_STATE_HOME"]) / "nvim" / "lsp.log"
+        if not log.exists():
+            log = Path(env["XDG_CACHE_HOME"]) / "nvim" / "lsp.log"
+        gate = result["error"].split("GAP_MISSING:", 1)
+        if len(gate) == 2:
+            missing(gate[1].split("\n", 1)[0].strip())
+        pytest.fail(
+            f"Neovim scenario failed after steps {result.get('steps')}:\n{result['error']}\n"
+            f"server messages: {result.get('messages')}\n"
+            f"lsp.log (tail): {log.read_text()[-3000:] if log.exists() else '(none)'}"
+        )
+    result["elapsed"] = elapsed
+    return result
+
+
+OPEN_DASHBOARD = """
+local ws = os.getenv("GAP_WS")
+H.start(ws)
+local buf = H.open(ws .. "/dashboard.html")
+H.wait_initialized()
+"""
+
+
+def test_symbols_and_apply_envelope_command(tmp_path, editor_env, workspace):
+    """documentSymbol nests the targets; gap.applyEnvelope edits the buffer via workspace/applyEdit; undo restores it."""
+    env = dict(editor_env, GAP_WS=str(workspace))
+    r = run_nvim(tmp_path, env, OPEN_DASHBOARD + """
+H.step("documentSymbol")
+local syms = H.request(buf, "textDocument/documentSymbol", { textDocument = { uri = H.uri(buf) } })
+H.R.symbols = H.symbol_tree(syms)
+H.R.stats_range = syms[2] and syms[2].range
+H.step("gap.applyEnvelope")
+local env = table.concat(vim.fn.readfile(ws .. "/revenue.gap.json"), "\\n")
+H.R.before_version = vim.lsp.util.buf_versions[buf]
+H.R.apply = H.request(buf, "workspace/executeCommand",
+  { command = "gap.applyEnvelope", arguments = { H.uri(buf), env } }, 15000)
+H.R.after = H.text(buf)
+H.R.after_version = vim.lsp.util.buf_versions[buf]
+H.R.modified = vim.bo[buf].modified
+H.step("undo")
+vim.api.nvim_buf_call(buf, function() vim.cmd("silent undo") end)
+H.R.after_undo = H.text(buf)
+""")
+    assert names(r["symbols"]) == EXPECTED_TREE
+    assert not any(node.get("flat") for node in r["symbols"]), "expected hierarchical DocumentSymbols"
+    # the "stats" target spans from its opening marker (line 5) to its closing marker (line 8)
+    assert r["stats_range"]["start"] == {"line": 5, "character": 0}
+    assert r["stats_range"]["end"]["line"] == 8
+    assert r["apply"]["applied"] is True
+    assert set(r["apply"]["targets"]) >= {"header", "stats", "revenue-value", "orders-count", "footer"}
+    assert isinstance(r["apply"]["version"], int)
+    assert r["after"] == EDITED
+    assert r["modified"] is True
+    assert r["after_undo"] == ORIGINAL, "one undo should restore the text before the applied edit"
+
+
+def test_apply_code_action_from_envelope_file(tmp_path, editor_env, workspace):
+    """'Apply GAP edit' offered on a selected envelope in revenue.gap.json edits dashboard.html."""
+    env = dict(editor_env, GAP_WS=str(workspace))
+    r = run_nvim(tmp_path, env, OPEN_DASHBOARD + """
+local ebuf = H.open(ws .. "/revenue.gap.json")
+H.step("codeAction")
+local actions = H.code_actions(ebuf, H.whole_range(ebuf))
+H.R.titles = vim.tbl_map(function(a) return a.title end, actions)
+local action = H.find_action(actions, "Apply GAP edit")
+H.R.kind = action.kind
+H.step("run action")
+H.run_action(ebuf, action)
+H.wait_for(function() return H.text(buf):find("$15,720", 1, true) ~= nil end, 5000)
+H.R.artifact = H.text(buf)
+H.R.envelope_unchanged = H.text(ebuf) == table.concat(vim.fn.readfile(ws .. "/revenue.gap.json"), "\\n") .. "\\n"
+""")
+    assert r["kind"] in ("quickfix", "refactor.rewrite.gap.apply"), r["kind"]
+    assert r["artifact"] == EDITED
+    assert r["envelope_unchanged"]
+
+
+def test_rejected_envelope_changes_nothing(tmp_path, editor_env, workspace):
+    """An envelope naming a missing target answers an error, tells the user, and leaves the buffer as it was."""
+    env = dict(editor_env, GAP_WS=str(workspace))
+    r = run_nvim(tmp_path, env, OPEN_DASHBOARD + """
+local bad = vim.fn.json_encode({ protocol = "gap/0.1", id = "dashboard", version = 2, name = "edit",
+  meta = { format = "text/html" },
+  content = { { op = "replace", target = { type = "id", value = "revenue-value" }, content = "$1" },
+              { op = "replace", target = { type = "id", value = "no-such-target" }, content = "x" } } })
+H.step("gap.applyEnvelope (bad)")
+local res, err = H.try_request(buf, "workspace/executeCommand",
+  { command = "gap.applyEnvelope", arguments = { H.uri(buf), bad } }, 15000)
+H.R.result = res
+H.R.err = err
+H.wait_for(function() return #H.R.messages > 0 end, 2000)
+H.R.after = H.text(buf)
+""")
+    assert r["after"] == ORIGINAL, "a rejected envelope must not change the buffer"
+    said = (r.get("err") or "") + " ".join(m["message"] for m in r["messages"])
+    if r.get("result") and not r.get("err"):
+        assert r["result"].get("applied") is False, r["result"]
+        said += json.dumps(r["result"])
+    assert "no-such-target" in said, f"the error should name the missing target: {said!r}"
+
+
+def test_wrap_selection_in_target(tmp_path, editor_env, workspace):
+    """'Wrap selection in a GAP target' on the <title> element adds a new, unique target around it."""
+    env = dict(editor_env, GAP_WS=str(workspace))
+    r = run_nvim(tmp_path, env, OPEN_DASHBOARD + """
+local s = H.find(buf, "<title>")
+local e = H.find(buf, "</title>", #"</title>")
+local actions = H.code_actions(buf, { start = s, ["end"] = e }, { "refactor.rewrite.gap.wrap" })
+if #actions == 0 then error("GAP_MISSING: gap-ls offers no refactor.rewrite.gap.wrap action yet") end
+local action = H.find_action(actions, "Wrap")
+H.R.kind = action.kind
+H.run_action(buf, action)
+H.wait_for(function() return H.text(buf) ~= table.concat(vim.fn.readfile(ws .. "/dashboard.html"), "\\n") .. "\\n" end, 5000)
+H.R.after = H.text(buf)
+local syms = H.request(buf, "textDocument/documentSymbol", { textDocument = { uri = H.uri(buf) } })
+H.R.symbols = H.symbol_tree(syms)
+""")
+    import re
+
+    assert r["kind"].startswith("refactor.rewrite.gap.wrap")
+    m = re.search(r'<gap:target id="([^"]+)"[^>]*><title>Sales dashboard</title></gap:target>', r["after"])
+    assert m, r["after"]
+    new_id = m.group(1)
+    assert new_id not in {"header", "stats", "revenue-value", "orders-count", "footer"}
+    assert r["after"].replace(m.group(0), "<title>Sales dashboard</title>") == ORIGINAL
+    assert new_id in [n["name"] for n in r["symbols"]]
+
+
+def test_rename_target(tmp_path, editor_env, workspace):
+    """textDocument/rename on a marker's id renames the target (and the envelope file that references it)."""
+    env = dict(editor_env, GAP_WS=str(workspace))
+    r = run_nvim(tmp_path, env, OPEN_DASHBOARD + """
+if not (H.R.capabilities and H.R.capabilities.renameProvider) then
+  error("GAP_MISSING: gap-ls does not advertise renameProvider yet")
+end
+local pos = H.find(buf, 'id="revenue-value"', 5)
+local edit = H.request(buf, "textDocument/rename",
+  { textDocument = { uri = H.uri(buf) }, position = pos, newName = "net-revenue" })
+H.R.edit_uris = {}
+for uri, _ in pairs(edit.changes or {}) do table.insert(H.R.edit_uris, uri) end
+for _, dc in ipairs(edit.documentChanges or {}) do
+  if dc.textDocument then table.insert(H.R.edit_uris, dc.textDocument.uri) end
+end
+vim.lsp.util.apply_workspace_edit(edit, H.client().offset_encoding or "utf-16")
+H.R.after = H.text(buf)
+""")
+    assert r["after"] == ORIGINAL.replace('id="revenue-value"', 'id="net-revenue"')
+    assert any(u.endswith("revenue.gap.json") for u in r["edit_uris"]), (
+        "rename should also update envelope files that reference the target", r["edit_uris"])
