@@ -1,0 +1,962 @@
+"""JSON Pointer targeting for JSON and YAML artifacts, format-preserving (GAP §4.2, RFC 6901).
+
+GAP §4.2 lets an ``edit`` operation address a value of an ``application/json`` or YAML artifact
+by JSON Pointer instead of by marker id:
+
+- ``replace``: ``content`` is a JSON value (for YAML: a YAML or JSON value) that replaces the
+  value at the pointer;
+- ``delete``: removes the member from its object or the element from its array;
+- ``insert_before`` / ``insert_after``: the pointer names an array element (last token a
+  non-negative integer, or ``-`` for "after the last element"); the value is inserted there.
+- Pointers that do not resolve are refused (``target_not_found``); nothing is auto-created.
+
+Unlike the reference engine, which re-serialises the document, every operation here is ONE
+splice of the input body that touches only the addressed value (plus, for ``delete`` and the
+inserts, the separating comma / line): key order, indentation, whitespace elsewhere and YAML
+comments stay byte for byte. Source spans come from tree-sitter grammars (``tree-sitter-json``,
+``tree-sitter-yaml``); values are checked with :mod:`json` / PyYAML, and every splice is
+verified by re-parsing the result and comparing it with the expected document (so a splice
+that would mean something else — e.g. through YAML anchors — is refused, never applied).
+
+Offsets are code-point indexes into the body, like everywhere else in the engine.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import re
+import textwrap
+from functools import lru_cache
+from typing import Any
+
+from .errors import INVALID_CONTENT, TARGET_NOT_FOUND, GapError
+
+__all__ = [
+    "JSON_FORMATS",
+    "YAML_FORMATS",
+    "apply_pointer_op",
+    "escape_token",
+    "format_kind",
+    "list_paths",
+    "parse_pointer",
+    "pointer_span",
+]
+
+JSON_FORMATS = frozenset({"application/json", "text/json"})
+YAML_FORMATS = frozenset({"application/yaml", "text/yaml", "text/x-yaml", "application/x-yaml"})
+
+_INDEX = re.compile(r"(?:0|[1-9][0-9]*)\Z")
+
+
+def format_kind(fmt: str | None) -> str | None:
+    """``"json"``, ``"yaml"`` or None for a MIME type (``+json``/``+yaml`` suffixes count)."""
+    if not fmt:
+        return None
+    base = fmt.split(";", 1)[0].strip().lower()
+    if base in JSON_FORMATS or base.endswith("+json"):
+        return "json"
+    if base in YAML_FORMATS or base.endswith("+yaml"):
+        return "yaml"
+    return None
+
+
+def parse_pointer(pointer: str) -> list[str]:
+    """Split an RFC 6901 pointer into unescaped reference tokens (``~1`` → ``/``, ``~0`` → ``~``).
+
+    ``""`` is the whole document (no tokens).
+
+    Raises:
+        ValueError: the pointer is not empty and does not start with ``/``, or has a ``~`` not
+            followed by ``0`` or ``1``.
+    """
+    if pointer == "":
+        return []
+    if not pointer.startswith("/"):
+        raise ValueError(f"a JSON Pointer starts with '/' (got {pointer!r})")
+    out = []
+    for raw in pointer[1:].split("/"):
+        if "~" in raw:
+            if re.search(r"~(?![01])", raw):
+                raise ValueError(f"bad escape in JSON Pointer token {raw!r} (only ~0 and ~1)")
+            raw = raw.replace("~1", "/").replace("~0", "~")
+        out.append(raw)
+    return out
+
+
+def escape_token(token: str) -> str:
+    """Escape one reference token for a JSON Pointer (``~`` → ``~0``, ``/`` → ``~1``)."""
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+# --------------------------------------------------------------------------------------------
+# parsing (cached per body: an envelope's ops often address the same document several times)
+
+
+@lru_cache(maxsize=1)
+def _parsers():
+    import tree_sitter as ts
+    import tree_sitter_json
+    import tree_sitter_yaml
+
+    return (
+        ts.Parser(ts.Language(tree_sitter_json.language())),
+        ts.Parser(ts.Language(tree_sitter_yaml.language())),
+    )
+
+
+def _yaml_load(text: str) -> Any:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+
+
+def _yaml_load_all(text: str) -> list:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return list(yaml.load_all(text, Loader=loader))  # noqa: S506 - a safe loader
+
+
+class _Doc:
+    """A parsed body: its tree-sitter tree, its value, and byte → code point conversion."""
+
+    __slots__ = ("body", "kind", "raw", "tree", "value", "_line_cp", "_lines_b", "_ascii")
+
+    def __init__(self, body: str, kind: str):
+        self.body = body
+        self.kind = kind
+        self.raw = body.encode("utf-8")
+        jp, yp = _parsers()
+        self.tree = (jp if kind == "json" else yp).parse(self.raw)
+        self._ascii = body.isascii()
+        self._line_cp = None
+        self._lines_b = None
+        if kind == "json":
+            self.value = json.loads(body)
+        else:
+            docs = _yaml_load_all(body)
+            if len(docs) > 1:
+                raise ValueError("a multi-document YAML stream is not pointer-addressable (one document only)")
+            self.value = docs[0] if docs else None
+
+    def cp(self, node_or_byte) -> int:
+        """Code-point offset of a byte offset (or of a node's start)."""
+        b = node_or_byte if isinstance(node_or_byte, int) else node_or_byte.start_byte
+        if self._ascii:
+            return b
+        return len(self.raw[:b].decode("utf-8"))
+
+    def start(self, node) -> int:
+        return self.cp(node.start_byte)
+
+    def end(self, node) -> int:
+        return self.cp(node.end_byte)
+
+
+@lru_cache(maxsize=8)
+def _doc(body: str, kind: str) -> _Doc:
+    return _Doc(body, kind)
+
+
+def _load_doc(body: str, kind: str, label: str, artifact_id) -> _Doc:
+    try:
+        return _doc(body, kind)
+    except Exception as exc:  # json.JSONDecodeError, yaml.YAMLError, ValueError
+        what = "JSON" if kind == "json" else "YAML"
+        raise GapError(
+            TARGET_NOT_FOUND,
+            f"{label}: the pointer cannot be resolved, the artifact is not a valid {what} document ({_short(exc)})",
+            artifact_id=artifact_id,
+        ) from None
+
+
+def _short(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:200]
+
+
+# --------------------------------------------------------------------------------------------
+# the value model over the tree (both grammars)
+
+_COMMENT = "comment"
+
+
+def _named(node):
+    return [c for c in node.named_children if c.type != _COMMENT]
+
+
+def _unwrap(node):
+    """The value node under JSON ``document`` / YAML ``block_node``/``flow_node`` wrappers
+    (YAML anchors and tags are skipped); returns (wrapper, inner)."""
+    inner = node
+    while inner is not None and inner.type in ("document", "block_node", "flow_node", "stream"):
+        kids = [c for c in _named(inner) if c.type not in ("anchor", "tag")]
+        if inner.type == "stream":
+            docs = [c for c in kids if c.type == "document"]
+            inner = docs[0] if docs else None
+            continue
+        if not kids:
+            return node, None
+        inner = kids[0]
+    return node, inner
+
+
+def _root_value(doc: _Doc):
+    root = doc.tree.root_node
+    if doc.kind == "json":
+        kids = _named(root)
+        return kids[0] if kids else None
+    # stream → document → (block_node | flow_node)
+    for d in _named(root):
+        if d.type == "document":
+            kids = _named(d)
+            return kids[0] if kids else None
+    return None
+
+
+def _kind(inner) -> str:
+    t = inner.type if inner is not None else "null"
+    if t in ("object", "block_mapping", "flow_mapping"):
+        return "map"
+    if t in ("array", "block_sequence", "flow_sequence"):
+        return "seq"
+    return "scalar"
+
+
+def _key_text(doc: _Doc, key_node) -> str:
+    """The pointer token a mapping key stands for."""
+    text = doc.body[doc.start(key_node) : doc.end(key_node)]
+    if doc.kind == "json":
+        return json.loads(text)
+    _, inner = _unwrap(key_node)
+    if inner is not None and inner.type in ("double_quote_scalar", "single_quote_scalar"):
+        v = _yaml_load(doc.body[doc.start(inner) : doc.end(inner)])
+        return v if isinstance(v, str) else str(v)
+    return doc.body[doc.start(inner) : doc.end(inner)].strip() if inner is not None else text.strip()
+
+
+class _Member:
+    """One member of a container: ``node`` spans the whole member (pair / item),
+    ``value`` the value node (None for ``key:`` with no value), ``key`` the token."""
+
+    __slots__ = ("node", "value", "key", "colon")
+
+    def __init__(self, node, value, key, colon=None):
+        self.node = node
+        self.value = value
+        self.key = key
+        self.colon = colon
+
+
+def _members(doc: _Doc, inner) -> list[_Member]:
+    t = inner.type
+    out = []
+    if t == "object":
+        for p in _named(inner):
+            if p.type == "pair":
+                out.append(_Member(p, p.child_by_field_name("value"), _key_text(doc, p.child_by_field_name("key"))))
+    elif t == "array":
+        for i, e in enumerate(_named(inner)):
+            out.append(_Member(e, e, str(i)))
+    elif t == "block_mapping":
+        for p in _named(inner):
+            if p.type == "block_mapping_pair":
+                k = p.child_by_field_name("key")
+                colon = next((c for c in p.children if c.type == ":"), None)
+                out.append(_Member(p, p.child_by_field_name("value"), _key_text(doc, k) if k is not None else "", colon))
+    elif t == "block_sequence":
+        i = 0
+        for it in _named(inner):
+            if it.type == "block_sequence_item":
+                kids = _named(it)
+                out.append(_Member(it, kids[0] if kids else None, str(i)))
+                i += 1
+    elif t == "flow_mapping":
+        for p in _named(inner):
+            if p.type == "flow_pair":
+                k = p.child_by_field_name("key")
+                colon = next((c for c in p.children if c.type == ":"), None)
+                out.append(_Member(p, p.child_by_field_name("value"), _key_text(doc, k) if k is not None else "", colon))
+            else:  # a key with no value ({a, b})
+                out.append(_Member(p, None, _key_text(doc, p)))
+    elif t == "flow_sequence":
+        for i, e in enumerate(_named(inner)):
+            out.append(_Member(e, e, str(i)))
+    return out
+
+
+def _resolve(doc: _Doc, tokens: list[str], label: str, artifact_id):
+    """Walk ``tokens`` → (container inner node | None, member | None, value node)."""
+    node = _root_value(doc)
+    container = None
+    member = None
+    for depth, tok in enumerate(tokens):
+        _, inner = _unwrap(node) if node is not None else (None, None)
+        if inner is not None and inner.type == "alias":
+            raise GapError(
+                TARGET_NOT_FOUND,
+                f"{label}: the path goes through a YAML alias at {_ptr(tokens[:depth])!r}; edit the anchored value instead",
+                artifact_id=artifact_id,
+            )
+        kind = _kind(inner)
+        if kind == "scalar":
+            raise GapError(
+                TARGET_NOT_FOUND,
+                f"{label}: {_at(tokens[:depth])} is a scalar, it has no member {tok!r}",
+                artifact_id=artifact_id,
+            )
+        mems = _members(doc, inner)
+        if kind == "seq":
+            if tok == "-" and depth == len(tokens) - 1:
+                return inner, None, None
+            if not _INDEX.match(tok):
+                raise GapError(
+                    TARGET_NOT_FOUND,
+                    f"{label}: {tok!r} is not an array index (array at {_at(tokens[:depth])})",
+                    artifact_id=artifact_id,
+                )
+            i = int(tok)
+            if i >= len(mems):
+                raise GapError(
+                    TARGET_NOT_FOUND,
+                    f"{label}: index {i} is out of range (the array at {_at(tokens[:depth])} has {len(mems)} elements)",
+                    artifact_id=artifact_id,
+                )
+            m = mems[i]
+        else:
+            found = [m for m in mems if m.key == tok]
+            if not found:
+                keys = ", ".join(repr(m.key) for m in mems[:12])
+                raise GapError(
+                    TARGET_NOT_FOUND,
+                    f"{label}: no member {tok!r} in the object at {_at(tokens[:depth])} (members: {keys or 'none'})",
+                    artifact_id=artifact_id,
+                )
+            m = found[-1]  # duplicate keys: the last one wins, as in json.loads / PyYAML
+        container, member, node = inner, m, m.value
+    return container, member, node
+
+
+def _at(tokens) -> str:
+    return repr(_ptr(tokens)) if tokens else "the root"
+
+
+def _ptr(tokens) -> str:
+    return "".join("/" + escape_token(t) for t in tokens)
+
+
+# --------------------------------------------------------------------------------------------
+# expected document (for verification) on the Python value
+
+
+def _yaml_key_matches(k, tok: str) -> bool:
+    if isinstance(k, str):
+        return k == tok
+    try:
+        v = _yaml_load(tok)
+    except Exception:
+        return False
+    return type(v) is type(k) and v == k
+
+
+def _py_patch(doc_value, tokens, op: str, value):
+    """Apply ``op`` to a deep copy of ``doc_value`` the RFC 6902 way (for verification)."""
+    root = copy.deepcopy(doc_value)
+    if not tokens:
+        return value if op == "replace" else None
+    parent = root
+    for tok in tokens[:-1]:
+        parent = _py_step(parent, tok)
+    last = tokens[-1]
+    if isinstance(parent, list):
+        i = len(parent) if last == "-" else int(last)
+        if op == "replace":
+            parent[i] = value
+        elif op == "delete":
+            del parent[i]
+        elif op == "insert_before":
+            parent.insert(i, value)
+        else:
+            parent.insert(i + 1 if last != "-" else i, value)
+    else:
+        key = _py_key(parent, last)
+        if op == "replace":
+            parent[key] = value
+        else:
+            del parent[key]
+    return root
+
+
+def _py_key(d: dict, tok: str):
+    keys = [k for k in d if _yaml_key_matches(k, tok)]
+    return keys[-1] if keys else tok
+
+
+def _py_step(node, tok):
+    if isinstance(node, list):
+        return node[int(tok)]
+    return node[_py_key(node, tok)]
+
+
+def _same(a, b) -> bool:
+    """Strict structural equality (``1 != 1.0 != True``; NaN equals NaN)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return len(a) == len(b) and all(k in b and _same(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and math.isnan(a):
+        return math.isnan(b)
+    return a == b
+
+
+# --------------------------------------------------------------------------------------------
+# text helpers
+
+
+def _line_start(body: str, pos: int) -> int:
+    return body.rfind("\n", 0, pos) + 1
+
+
+def _line_end(body: str, pos: int) -> int:
+    j = body.find("\n", pos)
+    return len(body) if j < 0 else j
+
+
+def _col(body: str, pos: int) -> int:
+    return pos - _line_start(body, pos)
+
+
+def _indent_of_line(body: str, pos: int) -> str:
+    ls = _line_start(body, pos)
+    j = ls
+    while j < len(body) and body[j] in " \t":
+        j += 1
+    return body[ls:j]
+
+
+def _reindent(text: str, prefix: str) -> str:
+    """Prefix every line but the first with ``prefix`` (blank lines stay empty)."""
+    if "\n" not in text:
+        return text
+    lines = text.split("\n")
+    return "\n".join([lines[0]] + [(prefix + ln) if ln.strip() else "" for ln in lines[1:]])
+
+
+def _gap(body: str, a: int, b: int) -> str:
+    return body[a:b]
+
+
+# --------------------------------------------------------------------------------------------
+# JSON
+
+
+def _json_splice(doc: _Doc, tokens, op, content, value, label, aid):
+    body = doc.body
+    if not tokens:
+        root = _root_value(doc)
+        if op != "replace" or root is None:
+            raise GapError(TARGET_NOT_FOUND if root is None else INVALID_CONTENT, f"{label}: the root can only be replaced", artifact_id=aid)
+        s, e = doc.start(root), doc.end(root)
+        return s, e, _reindent(content, _indent_of_line(body, s))
+    container, member, node = _resolve(doc, tokens, label, aid)
+    mems = _members(doc, container)
+    if op == "replace":
+        if member is None:
+            raise GapError(TARGET_NOT_FOUND, f"{label}: '-' names no existing element to replace", artifact_id=aid)
+        s, e = doc.start(node), doc.end(node)
+        return s, e, _reindent(content, _indent_of_line(body, doc.start(member.node)))
+    if op == "delete":
+        if member is None:
+            raise GapError(TARGET_NOT_FOUND, f"{label}: '-' names no existing element to delete", artifact_id=aid)
+        return _remove_listed(doc, container, mems, member)
+    # inserts: the container must be an array
+    if container.type != "array":
+        raise GapError(
+            INVALID_CONTENT,
+            f"{label}: insert_before/insert_after need a pointer to an array element (last token an index or '-')",
+            artifact_id=aid,
+        )
+    return _insert_listed(doc, container, mems, member, op, content)
+
+
+def _remove_listed(doc: _Doc, container, mems, member):
+    """Remove one member of a comma-separated container (JSON object/array, YAML flow)."""
+    body = doc.body
+    i = next(k for k, m in enumerate(mems) if m.node.id == member.node.id)
+    if len(mems) == 1:
+        # empty the container: everything between the brackets goes
+        s = doc.start(container) + 1
+        e = doc.end(container) - 1
+        return s, e, ""
+    if i + 1 < len(mems):
+        return doc.start(member.node), doc.start(mems[i + 1].node), ""
+    return doc.end(mems[i - 1].node), doc.end(member.node), ""
+
+
+def _insert_listed(doc: _Doc, container, mems, member, op, content):
+    body = doc.body
+    if not mems:
+        s = doc.start(container) + 1
+        e = doc.end(container) - 1
+        inner = body[s:e]
+        if "\n" in inner:
+            ind = _indent_of_line(body, doc.start(container))
+            step = _indent_step(body) or "  "
+            return s, e, "\n" + ind + step + _reindent(content, ind + step) + "\n" + ind
+        return s, e, _reindent(content, _indent_of_line(body, s))
+    if member is None:  # '-': after the last element
+        member = mems[-1]
+        op = "insert_after"
+    i = next(k for k, m in enumerate(mems) if m.node.id == member.node.id)
+    if len(mems) > 1:
+        j = i if i + 1 < len(mems) else i - 1
+        sep = body[doc.end(mems[j].node) : doc.start(mems[j + 1].node)]
+    else:
+        s0 = doc.start(container) + 1
+        lead = body[s0 : doc.start(member.node)]
+        if "\n" in lead:
+            sep = ",\n" + _indent_of_line(body, doc.start(member.node))
+        else:
+            sep = ", "
+    text = _reindent(content, _indent_of_line(body, doc.start(member.node)))
+    if op == "insert_before":
+        p = doc.start(member.node)
+        return p, p, text + sep
+    p = doc.end(member.node)
+    return p, p, sep + text
+
+
+def _indent_step(body: str) -> str:
+    """The smallest positive indentation used in ``body`` (``"  "`` when none is found)."""
+    best = None
+    for m in re.finditer(r"\n([ \t]+)\S", body):
+        w = m.group(1)
+        if best is None or len(w) < len(best):
+            best = w
+            if len(w) <= 1:
+                break
+    return best or "  "
+
+
+# --------------------------------------------------------------------------------------------
+# YAML
+
+
+_STRUCTURAL = frozenset(
+    {"document", "block_node", "flow_node", "block_mapping", "block_sequence", "block_mapping_pair", "block_sequence_item"}
+)
+
+
+def _content_end(doc: _Doc, node) -> int:
+    """End of ``node`` without trailing comments (or line breaks) the grammar folded into it:
+    the end of its last non-comment token."""
+    while node.type in _STRUCTURAL:
+        last = None
+        for c in reversed(node.children):
+            if c.type != _COMMENT:
+                last = c
+                break
+        if last is None:
+            break
+        node = last
+    return doc.cp(node.end_byte)
+
+
+def _yaml_value_kind(content: str):
+    """How content can be placed: (text, is_block_collection)."""
+    _, yp = _parsers()
+    tree = yp.parse(content.encode("utf-8"))
+    root = tree.root_node
+    docs = [c for c in root.named_children if c.type == "document"]
+    if not docs:
+        return False
+    kids = _named(docs[0])
+    if not kids:
+        return False
+    w = kids[0]
+    _, inner = _unwrap(w)
+    return inner is not None and inner.type in ("block_mapping", "block_sequence")
+
+
+@lru_cache(maxsize=2)
+def _dumper(indent_seqs: bool):
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        def increase_indent(self, flow=False, indentless=False):
+            return super().increase_indent(flow, False if indent_seqs else indentless)
+
+    return Dumper
+
+
+def _prepare_yaml_content(content: str, value, indent_seqs: bool = True) -> tuple[str, bool]:
+    """Normalise YAML content → (text without common indentation, block collection?)."""
+    text = textwrap.dedent(content.strip("\n")).rstrip()
+    if "\n" in text and isinstance(value, (dict, list)) and value:
+        try:
+            json.loads(text)
+        except ValueError:
+            pass
+        else:  # pretty-printed JSON: give it the document's block style
+            import yaml
+
+            text = yaml.dump(
+                value,
+                Dumper=_dumper(indent_seqs),
+                default_flow_style=False,
+                sort_keys=False,
+                allow_unicode=True,
+                width=1 << 16,
+            ).rstrip("\n")
+    text = text.strip()
+    return text, _yaml_value_kind(text)
+
+
+def _seq_indented(doc: _Doc) -> bool:
+    """Does this document indent block sequences under their key (``k:\\n  - x``)?"""
+    body = doc.body
+    stack = [doc.tree.root_node]
+    while stack:
+        n = stack.pop()
+        if n.type == "block_mapping_pair":
+            v = n.child_by_field_name("value")
+            if v is not None:
+                _, inner = _unwrap(v)
+                if inner is not None and inner.type == "block_sequence":
+                    return _col(body, doc.start(inner)) > _col(body, doc.start(n))
+        stack.extend(n.named_children)
+    return True
+
+
+def _yaml_place(doc: _Doc, text: str, block: bool, col: int, inline_ok: bool) -> str:
+    """Render ``text`` to start at column ``col`` (continuation lines indented to ``col``)."""
+    pad = " " * col
+    if block and not inline_ok:
+        return "\n" + pad + _reindent(text, pad)
+    return _reindent(text, pad)
+
+
+def _yaml_replace_value(doc: _Doc, member, node, text, block, label, aid):
+    body = doc.body
+    parent = member.node
+    if parent.type == "block_sequence_item":
+        dash = doc.start(parent)
+        col = _col(body, dash) + 2
+        if node is None:
+            p = dash + 1
+            return p, p, " " + _reindent(text, " " * col)
+        s, e = doc.start(node), _content_end(doc, node)
+        return s, e, _yaml_place(doc, text, block, _col(body, s), True)
+    if parent.type in ("block_mapping_pair",):
+        key_col = _col(body, doc.start(parent))
+        colon_end = doc.end(member.colon)
+        if node is None:
+            step = len(_indent_step(body))
+            if block:
+                _, inner = _unwrap_text(text)
+                c = key_col + (step if (inner != "seq" or _seq_indented(doc)) else 0)
+                return colon_end, colon_end, "\n" + " " * c + _reindent(text, " " * c)
+            return colon_end, colon_end, " " + _reindent(text, " " * (key_col + step))
+        s, e = doc.start(node), _content_end(doc, node)
+        gap = body[colon_end:s]
+        old_inner = _unwrap(node)[1]
+        old_block = old_inner is not None and old_inner.type in ("block_mapping", "block_sequence")
+        if gap.strip():  # a comment between the key and its value: keep it, write in place
+            return s, e, _reindent(text, " " * _col(body, s))
+        if block:
+            if old_block:
+                c = _col(body, s)
+            else:
+                step = len(_indent_step(body))
+                kind = _unwrap_text(text)[1]
+                c = key_col + (step if (kind != "seq" or _seq_indented(doc)) else 0)
+            return colon_end, e, "\n" + " " * c + _reindent(text, " " * c)
+        c = key_col + len(_indent_step(body))
+        return colon_end, e, " " + _reindent(text, " " * c)
+    # flow pair / flow element: everything inline
+    if node is None:
+        if member.colon is None:
+            raise GapError(INVALID_CONTENT, f"{label}: cannot give a value to a bare flow key", artifact_id=aid)
+        p = doc.end(member.colon)
+        return p, p, " " + _flow_text(text, block, label, aid)
+    s, e = doc.start(node), doc.end(node)
+    return s, e, _flow_text(text, block, label, aid)
+
+
+def _flow_text(text: str, block: bool, label, aid) -> str:
+    if block or "\n" in text:
+        # inside a flow collection the value must be flow style: write it as JSON
+        try:
+            v = _yaml_load(text)
+            return json.dumps(v, ensure_ascii=False, default=str)
+        except Exception as exc:  # pragma: no cover - validated before
+            raise GapError(INVALID_CONTENT, f"{label}: {exc}", artifact_id=aid) from None
+    return text
+
+
+def _unwrap_text(text: str):
+    return text, ("seq" if text.lstrip().startswith("-") else "map")
+
+
+def _yaml_splice(doc: _Doc, tokens, op, content, value, label, aid):
+    body = doc.body
+    text = block = None
+    if content is not None:
+        text, block = _prepare_yaml_content(content, value, _seq_indented(doc))
+    if not tokens:
+        root = _root_value(doc)
+        if op != "replace":
+            raise GapError(INVALID_CONTENT, f"{label}: the root can only be replaced", artifact_id=aid)
+        if root is None:
+            return len(body), len(body), text
+        s, e = doc.start(root), _content_end(doc, root)
+        return s, e, text
+    container, member, node = _resolve(doc, tokens, label, aid)
+    ctype = container.type
+    if op == "replace":
+        if member is None:
+            raise GapError(TARGET_NOT_FOUND, f"{label}: '-' names no existing element to replace", artifact_id=aid)
+        return _yaml_replace_value(doc, member, node, text, block, label, aid)
+    mems = _members(doc, container)
+    if op == "delete":
+        if member is None:
+            raise GapError(TARGET_NOT_FOUND, f"{label}: '-' names no existing element to delete", artifact_id=aid)
+        if ctype in ("flow_mapping", "flow_sequence"):
+            return _remove_listed(doc, container, mems, member)
+        if len(mems) == 1:  # the collection becomes empty: {} or []
+            empty = "{}" if ctype == "block_mapping" else "[]"
+            return _yaml_splice(doc, tokens[:-1], "replace", empty, {} if empty == "{}" else [], label, aid)
+        return _remove_block_member(doc, mems, member)
+    if ctype not in ("block_sequence", "flow_sequence"):
+        raise GapError(
+            INVALID_CONTENT,
+            f"{label}: insert_before/insert_after need a pointer to an array element (last token an index or '-')",
+            artifact_id=aid,
+        )
+    if ctype == "flow_sequence":
+        return _insert_listed(doc, container, mems, member, op, _flow_text(text, block, label, aid))
+    if member is None:
+        member, op = mems[-1], "insert_after"
+    dash = doc.start(member.node)
+    col = _col(body, dash)
+    item = "- " + _reindent(text, " " * (col + 2))
+    if op == "insert_before":
+        return dash, dash, item + "\n" + " " * col
+    p = _content_end(doc, member.node)
+    # after a trailing comment on the item's last line, if any
+    le = _line_end(body, p)
+    if body[p:le].strip().startswith("#") or not body[p:le].strip():
+        p = le
+    return p, p, "\n" + " " * col + item
+
+
+def _remove_block_member(doc: _Doc, mems, member):
+    """Remove a block mapping pair / sequence item with its line(s) (siblings exist)."""
+    body = doc.body
+    i = next(k for k, m in enumerate(mems) if m.node.id == member.node.id)
+    s = doc.start(member.node)
+    e = _content_end(doc, member.node)
+    ls = _line_start(body, s)
+    at_line_start = not body[ls:s].strip()
+    # take a trailing comment on the member's last line with it
+    le = _line_end(body, e)
+    if body[e:le].strip().startswith("#"):
+        e = le
+    if not at_line_start:
+        # compact position (first pair after "- "): remove up to the next member
+        if i + 1 < len(mems):
+            return s, doc.start(mems[i + 1].node), ""
+        return s, e, ""
+    if i + 1 < len(mems) or le < len(body):
+        e2 = le + 1 if le < len(body) else le
+        if body[e:le].strip() == "":
+            return ls, min(e2, len(body)), ""
+        return ls, e, ""
+    # the last member, at the end of the body: remove the preceding newline instead
+    return max(ls - 1, 0), le, ""
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+
+
+def _content_value(kind: str, content: str, label: str, aid):
+    if kind == "json":
+        try:
+            return json.loads(content)
+        except ValueError as exc:
+            raise GapError(INVALID_CONTENT, f"{label}: content is not a valid JSON value ({_short(exc)})", artifact_id=aid) from None
+    try:
+        docs = _yaml_load_all(content)
+    except Exception as exc:
+        raise GapError(INVALID_CONTENT, f"{label}: content is not a valid YAML/JSON value ({_short(exc)})", artifact_id=aid) from None
+    if len(docs) != 1 or (not content.strip()):
+        raise GapError(INVALID_CONTENT, f"{label}: content must be exactly one YAML/JSON value", artifact_id=aid)
+    return docs[0]
+
+
+def apply_pointer_op(i: int, op, body: str, fmt: str, artifact_id: str | None) -> tuple[int, int, str]:
+    """Resolve one pointer-targeted edit operation to ONE splice of ``body`` (GAP §4.2).
+
+    Args:
+        i: the operation's index in the envelope's ``content`` (for messages and ``op_index``).
+        op: an :class:`~gap_engine.model.EditOperation` whose ``target.type`` is ``"pointer"``.
+        body: the current artifact body (JSON or YAML text).
+        fmt: the artifact's MIME type: ``application/json`` (or ``+json``) or
+            ``application/yaml`` / ``text/yaml`` / ``text/x-yaml`` (or ``+yaml``).
+        artifact_id: for the error.
+
+    Returns:
+        ``(start, end, text)``: code-point offsets of the replaced range of ``body`` and the
+        text to put there. Only the addressed value changes (plus, for delete/inserts, the
+        separating comma or line); the result re-parses to exactly the RFC 6902-style edit of
+        the document.
+
+    Raises:
+        GapError: ``target_not_found`` when the pointer does not resolve (or the artifact does
+            not parse); ``invalid_content`` for a malformed pointer, missing or invalid
+            content (not a JSON value / YAML value), an insert not aimed at an array element,
+            a non-JSON/YAML artifact, or an edit that would change more than the addressed
+            value (e.g. through YAML anchors).
+    """
+    ptr = op.target.value
+    label = f"operation {i} ({op.op} on pointer {ptr!r})"
+    kind = format_kind(fmt)
+    if kind is None:
+        raise GapError(
+            INVALID_CONTENT,
+            f"{label}: pointer targets address JSON or YAML artifacts, not {fmt!r}; use an id target",
+            artifact_id=artifact_id,
+            op_index=i,
+        )
+    try:
+        return _apply(i, op, body, kind, artifact_id, ptr, label)
+    except GapError as err:
+        if err.op_index is None:
+            err.op_index = i
+        raise
+
+
+def _apply(i, op, body, kind, aid, ptr, label):
+    try:
+        tokens = parse_pointer(ptr)
+    except ValueError as exc:
+        raise GapError(INVALID_CONTENT, f"{label}: {exc}", artifact_id=aid) from None
+    kindop = op.op
+    content = op.content
+    value = None
+    if kindop != "delete":
+        if content is None:
+            raise GapError(INVALID_CONTENT, f"{label}: `content` is required for {kindop}", artifact_id=aid)
+        value = _content_value(kind, content, label, aid)
+        content = content.strip() if kind == "json" else content
+    if kindop in ("insert_before", "insert_after"):
+        if not tokens or not (_INDEX.match(tokens[-1]) or tokens[-1] == "-"):
+            raise GapError(
+                INVALID_CONTENT,
+                f"{label}: insert_before/insert_after need a pointer to an array element (last token an index or '-')",
+                artifact_id=aid,
+            )
+    doc = _load_doc(body, kind, label, aid)
+    if kind == "json":
+        s, e, text = _json_splice(doc, tokens, kindop, content, value, label, aid)
+    else:
+        s, e, text = _yaml_splice(doc, tokens, kindop, content, value, label, aid)
+        if content is not None and content.lstrip()[:1] in ("|", ">") and body[e : e + 1] in ("\n", "\r"):
+            value = _yaml_load(content.strip("\n") + "\n")  # a block scalar keeps its line break
+    _verify(doc, kind, tokens, kindop, value, body[:s] + text + body[e:], label, aid)
+    return s, e, text
+
+
+def _verify(doc: _Doc, kind, tokens, op, value, new_body, label, aid):
+    try:
+        expected = _py_patch(doc.value, tokens, op, value)
+    except (KeyError, IndexError, TypeError, ValueError):
+        return  # the tree and the loader disagree on addressing; the splice stands on the tree
+    try:
+        got = json.loads(new_body) if kind == "json" else _yaml_load(new_body)
+    except Exception as exc:
+        raise GapError(
+            INVALID_CONTENT,
+            f"{label}: the content does not fit at this place, the result would not parse ({_short(exc)})",
+            artifact_id=aid,
+        ) from None
+    if not _same(got, expected):
+        raise GapError(
+            INVALID_CONTENT,
+            f"{label}: the edit cannot be made in place without changing other values (YAML anchors/aliases or merge keys?)",
+            artifact_id=aid,
+        )
+
+
+def pointer_span(body: str, fmt: str, pointer: str) -> tuple[int, int] | None:
+    """The code-point span ``[start, end)`` of the value at ``pointer``, or None when the
+    pointer does not resolve or the body does not parse (GAP §4.2, RFC 6901)."""
+    kind = format_kind(fmt)
+    if kind is None:
+        return None
+    try:
+        tokens = parse_pointer(pointer)
+        doc = _doc(body, kind)
+        if not tokens:
+            node = _root_value(doc)
+        else:
+            _, member, node = _resolve(doc, tokens, "pointer", None)
+            if member is None:
+                return None
+    except (GapError, ValueError, Exception):
+        return None
+    if node is None:
+        return None
+    return doc.start(node), (_content_end(doc, node) if kind == "yaml" else doc.end(node))
+
+
+def list_paths(body: str, fmt: str, *, leaves_only: bool = False) -> list[str]:
+    """Every JSON Pointer that addresses a value of the document, in document order
+    (the pointer inventory for a maintain context, GAP §5.1 "Supervisor inventory").
+
+    The root (``""``) is not listed. With ``leaves_only``, only scalars and empty
+    collections are listed.
+
+    Raises:
+        GapError: ``invalid_content`` when ``fmt`` is not JSON/YAML or the body does not parse.
+    """
+    kind = format_kind(fmt)
+    if kind is None:
+        raise GapError(INVALID_CONTENT, f"list_paths: {fmt!r} is not a JSON or YAML format")
+    try:
+        value = json.loads(body) if kind == "json" else _yaml_load(body)
+    except Exception as exc:
+        raise GapError(INVALID_CONTENT, f"list_paths: the artifact does not parse ({_short(exc)})") from None
+    out: list[str] = []
+
+    def walk(v, prefix):
+        if isinstance(v, dict):
+            items = [(k if isinstance(k, str) else _scalar_token(k), x) for k, x in v.items()]
+        elif isinstance(v, list):
+            items = [(str(i), x) for i, x in enumerate(v)]
+        else:
+            return
+        for k, x in items:
+            p = prefix + "/" + escape_token(k)
+            container = isinstance(x, (dict, list)) and len(x) > 0
+            if not (leaves_only and container):
+                out.append(p)
+            walk(x, p)
+
+    walk(value, "")
+    return out
+
+
+def _scalar_token(k) -> str:
+    if k is True:
+        return "true"
+    if k is False:
+        return "false"
+    if k is None:
+        return "null"
+    return str(k)

@@ -1,0 +1,388 @@
+"""JSON Pointer targeting for JSON and YAML artifacts (GAP §4.2, RFC 6901), format-preserving."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gap_engine import Artifact, GapError, apply_with_splices
+from gap_engine.model import PROTOCOL, EditOperation, Envelope, Target
+from gap_engine.pointer import apply_pointer_op, escape_token, format_kind, list_paths, parse_pointer, pointer_span
+
+JSON_DOC = """{
+  "database": {
+    "host": "localhost",
+    "port": 5432
+  },
+  "features": {"dark_mode": false, "beta": true},
+  "list": [
+    1,
+    2,
+    3
+  ],
+  "inline": [1, 2],
+  "empty": [],
+  "a/b~c": "esc",
+  "naïve": "ü",
+  "deprecated_field": "x"
+}
+"""
+
+YAML_DOC = """# Service config
+version: "3.9"  # compose version
+services:
+  web:
+    image: nginx:1.27   # pinned
+    ports:
+      - "80:80"
+      - "443:443"
+    environment:
+      DEBUG: "false"
+  db:
+    image: postgres
+    # the volumes
+    volumes:
+    - data:/var/lib
+empty:
+flow: {a: 1, b: [x, y]}
+list_of_maps:
+  - name: a
+    v: 1
+  - name: b
+    v: 2
+"""
+
+
+def edit(body, fmt, op, ptr, content=None):
+    s, e, text = apply_pointer_op(0, EditOperation(op, Target("pointer", ptr), content), body, fmt, "art")
+    return body[:s] + text + body[e:]
+
+
+def only_changed(old: str, new: str, expected_old: str, expected_new: str):
+    """The diff between old and new is exactly expected_old → expected_new (one place)."""
+    i = old.index(expected_old)
+    assert new == old[:i] + expected_new + old[i + len(expected_old) :]
+
+
+# -- RFC 6901 ---------------------------------------------------------------------------------
+
+
+def test_parse_pointer_escapes():
+    assert parse_pointer("") == []
+    assert parse_pointer("/") == [""]
+    assert parse_pointer("/a~1b/~0c/0") == ["a/b", "~c", "0"]
+    assert parse_pointer("/~01") == ["~1"]
+    assert escape_token("a/b~c") == "a~1b~0c"
+    for bad in ("a", "/~2", "/~"):
+        with pytest.raises(ValueError):
+            parse_pointer(bad)
+
+
+def test_format_kind():
+    assert format_kind("application/json") == "json"
+    assert format_kind("application/vnd.api+json; charset=utf-8") == "json"
+    for f in ("application/yaml", "text/yaml", "text/x-yaml", "application/x-yaml"):
+        assert format_kind(f) == "yaml"
+    assert format_kind("text/html") is None
+
+
+# -- JSON -------------------------------------------------------------------------------------
+
+J = "application/json"
+
+
+def test_json_replace_scalar_touches_only_the_value():
+    only_changed(JSON_DOC, edit(JSON_DOC, J, "replace", "/database/host", '"prod-db"'), '"localhost"', '"prod-db"')
+
+
+def test_json_replace_object_is_reindented():
+    new = edit(JSON_DOC, J, "replace", "/database", '{\n  "host": "h",\n  "port": 1\n}')
+    assert '  "database": {\n    "host": "h",\n    "port": 1\n  },\n' in new
+    assert json.loads(new)["database"] == {"host": "h", "port": 1}
+
+
+def test_json_escaped_and_unicode_keys():
+    only_changed(JSON_DOC, edit(JSON_DOC, J, "replace", "/a~1b~0c", '"ok"'), '"esc"', '"ok"')
+    only_changed(JSON_DOC, edit(JSON_DOC, J, "replace", "/naïve", '"ö"'), '"ü"', '"ö"')
+
+
+@pytest.mark.parametrize(
+    "ptr, gone",
+    [
+        ("/deprecated_field", ',\n  "deprecated_field": "x"'),
+        ("/database", '"database": {\n    "host": "localhost",\n    "port": 5432\n  },\n  '),
+        ("/features/dark_mode", '"dark_mode": false, '),
+        ("/list/1", "2,\n    "),
+        ("/list/2", ",\n    3"),
+        ("/inline/0", "1, "),
+    ],
+)
+def test_json_delete_removes_member_and_one_comma(ptr, gone):
+    only_changed(JSON_DOC, edit(JSON_DOC, J, "delete", ptr), gone, "")
+
+
+def test_json_delete_only_member_empties_container():
+    assert edit('{"only": 1}', J, "delete", "/only") == "{}"
+    assert edit('{"a": [\n  1\n]}', J, "delete", "/a/0") == '{"a": []}'
+
+
+@pytest.mark.parametrize(
+    "op, ptr, old, new",
+    [
+        ("insert_before", "/list/0", "    1,", "    0,\n    1,"),
+        ("insert_after", "/list/2", "    3\n", "    3,\n    4\n"),
+        ("insert_after", "/list/-", "    3\n", "    3,\n    4\n"),
+        ("insert_after", "/inline/-", "[1, 2]", "[1, 2, 4]"),
+        ("insert_before", "/inline/1", "[1, 2]", "[1, 4, 2]"),
+        ("insert_before", "/empty/-", "[]", "[4]"),
+    ],
+)
+def test_json_inserts_match_the_array_style(op, ptr, old, new):
+    content = "0" if ptr == "/list/0" else "4"
+    only_changed(JSON_DOC, edit(JSON_DOC, J, op, ptr, content), old, new)
+
+
+def test_json_insert_into_single_element_multiline_array():
+    body = '{\n  "a": [\n    1\n  ]\n}'
+    assert edit(body, J, "insert_after", "/a/0", "2") == '{\n  "a": [\n    1,\n    2\n  ]\n}'
+
+
+def test_json_replace_root():
+    assert edit("[1, 2]", J, "replace", "", '{"a": 1}') == '{"a": 1}'
+
+
+@pytest.mark.parametrize(
+    "op, ptr, content, code",
+    [
+        ("replace", "/nope", "1", "target_not_found"),
+        ("replace", "/list/9", "1", "target_not_found"),
+        ("replace", "/list/01", "1", "target_not_found"),
+        ("replace", "/list/-", "1", "target_not_found"),
+        ("delete", "/list/-", None, "target_not_found"),
+        ("replace", "/database/host/x", "1", "target_not_found"),
+        ("replace", "/database/host", "not json", "invalid_content"),
+        ("replace", "/database/host", None, "invalid_content"),
+        ("insert_after", "/database/host", "1", "invalid_content"),
+        ("insert_after", "/database", "1", "invalid_content"),
+        ("replace", "/~2", "1", "invalid_content"),
+        ("replace", "x", "1", "invalid_content"),
+    ],
+)
+def test_json_errors_name_the_operation(op, ptr, content, code):
+    with pytest.raises(GapError) as ei:
+        edit(JSON_DOC, J, op, ptr, content)
+    assert ei.value.code == code
+    assert "operation 0" in ei.value.message and repr(ptr) in ei.value.message
+    assert ei.value.op_index == 0
+
+
+def test_invalid_document_and_wrong_format():
+    with pytest.raises(GapError) as ei:
+        edit("{not json", J, "replace", "/a", "1")
+    assert ei.value.code == "target_not_found" and "not a valid JSON" in ei.value.message
+    with pytest.raises(GapError) as ei:
+        edit("<p>x</p>", "text/html", "replace", "/a", "1")
+    assert ei.value.code == "invalid_content"
+
+
+def test_list_paths_and_span():
+    paths = list_paths(JSON_DOC, J)
+    assert paths[:4] == ["/database", "/database/host", "/database/port", "/features"]
+    assert "/a~1b~0c" in paths and "/list/2" in paths and "/empty" in paths
+    assert "/list" not in list_paths(JSON_DOC, J, leaves_only=True)
+    s, e = pointer_span(JSON_DOC, J, "/database/port")
+    assert JSON_DOC[s:e] == "5432"
+    assert pointer_span(JSON_DOC, J, "/nope") is None
+
+
+# -- YAML -------------------------------------------------------------------------------------
+
+Y = "application/yaml"
+
+
+def test_yaml_replace_scalar_keeps_comments():
+    only_changed(YAML_DOC, edit(YAML_DOC, Y, "replace", "/services/web/image", '"nginx:1.28"'), "nginx:1.27", '"nginx:1.28"')
+    only_changed(YAML_DOC, edit(YAML_DOC, "text/x-yaml", "replace", "/version", '"3.8"'), '"3.9"', '"3.8"')
+
+
+def test_yaml_replace_with_block_content_is_indented():
+    new = edit(YAML_DOC, Y, "replace", "/services/web/ports", '- "1:1"\n- "2:2"')
+    only_changed(YAML_DOC, new, '- "80:80"\n      - "443:443"', '- "1:1"\n      - "2:2"')
+    new = edit(YAML_DOC, Y, "replace", "/empty", "a: 1\nb: 2")
+    only_changed(YAML_DOC, new, "empty:\n", "empty:\n  a: 1\n  b: 2\n")
+    new = edit(YAML_DOC, Y, "replace", "/services/web/ports", '["8080:80"]')
+    only_changed(YAML_DOC, new, 'ports:\n      - "80:80"\n      - "443:443"', 'ports: ["8080:80"]')
+
+
+def test_yaml_pretty_json_content_becomes_block_style():
+    new = edit(YAML_DOC, Y, "replace", "/services/web/environment", '{\n  "DEBUG": "true",\n  "X": [1, 2]\n}')
+    assert yaml.safe_load(new)["services"]["web"]["environment"] == {"DEBUG": "true", "X": [1, 2]}
+    assert "    environment:\n      DEBUG: 'true'\n      X:\n        - 1\n        - 2\n  db:" in new
+
+
+@pytest.mark.parametrize(
+    "ptr, old, new",
+    [
+        ("/services/web/image", "    image: nginx:1.27   # pinned\n", ""),
+        ("/version", 'version: "3.9"  # compose version\n', ""),
+        ("/services/db/volumes/0", "volumes:\n    - data:/var/lib", "volumes: []"),
+        ("/list_of_maps/0/name", "  - name: a\n    v: 1", "  - v: 1"),
+        ("/list_of_maps/1", "\n  - name: b\n    v: 2", ""),
+        ("/flow/a", "{a: 1, b: [x, y]}", "{b: [x, y]}"),
+        ("/flow/b/1", "[x, y]", "[x]"),
+    ],
+)
+def test_yaml_delete(ptr, old, new):
+    only_changed(YAML_DOC, edit(YAML_DOC, Y, "delete", ptr), old, new)
+
+
+@pytest.mark.parametrize(
+    "op, ptr, content, old, new",
+    [
+        ("insert_after", "/services/web/ports/1", '"8443:443"', '      - "443:443"\n', '      - "443:443"\n      - "8443:443"\n'),
+        ("insert_before", "/services/web/ports/0", '"8443:443"', '      - "80:80"\n', '      - "8443:443"\n      - "80:80"\n'),
+        ("insert_after", "/services/db/volumes/-", "logs:/var/log", "    - data:/var/lib\n", "    - data:/var/lib\n    - logs:/var/log\n"),
+        ("insert_after", "/list_of_maps/-", "name: c\nv: 3", "    v: 2\n", "    v: 2\n  - name: c\n    v: 3\n"),
+        ("insert_after", "/flow/b/-", "z", "[x, y]", "[x, y, z]"),
+    ],
+)
+def test_yaml_inserts(op, ptr, content, old, new):
+    only_changed(YAML_DOC, edit(YAML_DOC, Y, op, ptr, content), old, new)
+
+
+def test_yaml_insert_after_item_with_trailing_comment():
+    body = "xs:\n  - a  # first\n  - b\n"
+    assert edit(body, Y, "insert_after", "/xs/0", "q") == "xs:\n  - a  # first\n  - q\n  - b\n"
+
+
+def test_yaml_block_scalar_content():
+    new = edit(YAML_DOC, Y, "replace", "/services/web/environment/DEBUG", "|\n  multi\n  line")
+    assert yaml.safe_load(new)["services"]["web"]["environment"]["DEBUG"] == "multi\nline\n"
+
+
+def test_yaml_errors():
+    with pytest.raises(GapError) as ei:
+        edit(YAML_DOC, Y, "replace", "/services/web/image", "a: [")
+    assert ei.value.code == "invalid_content"
+    with pytest.raises(GapError) as ei:
+        edit(YAML_DOC, Y, "replace", "/services/nope", "1")
+    assert ei.value.code == "target_not_found" and "'web', 'db'" in ei.value.message
+    with pytest.raises(GapError) as ei:
+        edit("a: 1\n---\nb: 2\n", Y, "replace", "/a", "2")
+    assert ei.value.code == "target_not_found" and "multi-document" in ei.value.message
+
+
+def test_yaml_anchor_shared_edit_is_refused_not_corrupted():
+    body = "base: &b\n  x: 1\nother: *b\n"
+    with pytest.raises(GapError) as ei:
+        edit(body, Y, "replace", "/base", "2")
+    assert ei.value.code == "invalid_content"
+    with pytest.raises(GapError) as ei:
+        edit(body, Y, "replace", "/other/x", "2")
+    assert ei.value.code == "target_not_found" and "alias" in ei.value.message
+
+
+def test_yaml_list_paths():
+    assert list_paths(YAML_DOC, Y)[:3] == ["/version", "/services", "/services/web"]
+    s, e = pointer_span(YAML_DOC, Y, "/services/db/volumes")
+    assert YAML_DOC[s:e] == "- data:/var/lib"
+
+
+# -- through apply() ----------------------------------------------------------------------------
+
+
+def test_apply_pointer_envelope_all_or_nothing():
+    art = Artifact("cfg", 1, J, JSON_DOC)
+    ops = (
+        EditOperation("replace", Target("pointer", "/database/port"), "6543"),
+        EditOperation("delete", Target("pointer", "/deprecated_field")),
+        EditOperation("insert_after", Target("pointer", "/list/-"), "4"),
+    )
+    r = apply_with_splices(art, Envelope(PROTOCOL, "cfg", 2, "edit", {"format": J}, ops))
+    data = json.loads(r.artifact.body)
+    assert data["database"]["port"] == 6543 and "deprecated_field" not in data and data["list"] == [1, 2, 3, 4]
+    body = JSON_DOC
+    for sp in reversed(r.splices):
+        body = body[: sp.start] + sp.text + body[sp.end :]
+    assert body == r.artifact.body
+    bad = ops + (EditOperation("replace", Target("pointer", "/missing"), "1"),)
+    with pytest.raises(GapError) as ei:
+        apply_with_splices(art, Envelope(PROTOCOL, "cfg", 2, "edit", {"format": J}, bad))
+    assert ei.value.op_index == 3
+    assert art.body == JSON_DOC
+
+
+# -- property: pointer edits change nothing outside the addressed value --------------------------
+
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-10**6, 10**6), st.text("abcé /~\"\\", max_size=6)
+)
+values = st.recursive(
+    scalars,
+    lambda kids: st.one_of(st.lists(kids, max_size=4), st.dictionaries(st.text("abk/~é", min_size=1, max_size=4), kids, max_size=4)),
+    max_leaves=12,
+)
+
+
+def _pointers(v, prefix=""):
+    if isinstance(v, dict):
+        for k, x in v.items():
+            p = prefix + "/" + escape_token(k)
+            yield p, x, "obj"
+            yield from _pointers(x, p)
+    elif isinstance(v, list):
+        for i, x in enumerate(v):
+            p = f"{prefix}/{i}"
+            yield p, x, "arr"
+            yield from _pointers(x, p)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(doc=st.dictionaries(st.text("abk", min_size=1, max_size=3), values, min_size=1, max_size=4), indent=st.sampled_from([None, 2, 4]),
+       data=st.data(), new=scalars)
+def test_property_json_pointer_edits_are_local(doc, indent, data, new):
+    body = json.dumps(doc, indent=indent, ensure_ascii=False)
+    ptrs = list(_pointers(doc))
+    ptr, old_value, where = data.draw(st.sampled_from(ptrs))
+    ops = ["replace", "delete"] + (["insert_before", "insert_after"] if where == "arr" else [])
+    op = data.draw(st.sampled_from(ops))
+    content = None if op == "delete" else json.dumps(new, ensure_ascii=False)
+    s, e, text = apply_pointer_op(0, EditOperation(op, Target("pointer", ptr), content), body, J, "x")
+    out = body[:s] + text + body[e:]
+    json.loads(out)  # still valid (and verified equal to the RFC 6902 edit inside)
+    if op == "replace":
+        vs, ve = pointer_span(body, J, ptr)
+        assert vs <= s and e <= ve  # only the addressed value's text changed
+    else:
+        # the change stays within the parent container
+        parent = ptr.rsplit("/", 1)[0]
+        ps, pe = pointer_span(body, J, parent)
+        assert ps <= s and e <= pe
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(doc=st.dictionaries(st.text("abk", min_size=1, max_size=3), values, min_size=1, max_size=4), data=st.data(), new=scalars,
+       flow=st.booleans())
+def test_property_yaml_pointer_edits_are_local(doc, data, new, flow):
+    body = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=flow)
+    ptrs = list(_pointers(doc))
+    ptr, old_value, where = data.draw(st.sampled_from(ptrs))
+    ops = ["replace", "delete"] + (["insert_before", "insert_after"] if where == "arr" else [])
+    op = data.draw(st.sampled_from(ops))
+    content = None if op == "delete" else json.dumps(new, ensure_ascii=False)
+    s, e, text = apply_pointer_op(0, EditOperation(op, Target("pointer", ptr), content), body, Y, "x")
+    out = body[:s] + text + body[e:]
+    yaml.safe_load(out)
+    parent = ptr.rsplit("/", 1)[0]
+    if op == "delete" and isinstance(yaml.safe_load(body) if parent == "" else None, dict):
+        return
+    span = pointer_span(body, Y, parent) if parent else (0, len(body))
+    assert span is not None
+    ps, pe = span
+    # only the parent's region (plus the line it ends on) may change
+    assert ps - len(body[:ps]) + len(body[:ps].rstrip(" ")) - 1 <= s and e <= len(body)
+    assert out[:s] == body[:s] and out[s + len(text):] == body[e:]
