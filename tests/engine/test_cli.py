@@ -1,0 +1,134 @@
+"""The ``gap`` command line (engine/gap_engine/cli.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gap_engine.cli import main
+
+HTML = '<ul><gap:target id="list" label="Items">a, b</gap:target><gap:target id="n">1</gap:target></ul>\n'
+
+
+def env(ops, version=2, id_="page", fmt="text/html"):
+    return json.dumps({"protocol": "gap/0.1", "id": id_, "version": version, "name": "edit", "meta": {"format": fmt}, "content": ops})
+
+
+@pytest.fixture
+def files(tmp_path: Path):
+    f = tmp_path / "page.html"
+    f.write_text(HTML)
+    e = tmp_path / "edit.json"
+    e.write_text(env([{"op": "insert_after", "target": {"type": "id", "value": "list"}, "content": ", c"}]))
+    return f, e
+
+
+def run(argv, capsysbinary):
+    code = main(argv)
+    out, err = capsysbinary.readouterr()
+    return code, out.decode(), err.decode()
+
+
+def test_apply_prints_new_body(files, capsysbinary):
+    f, e = files
+    code, out, err = run(["apply", str(f), str(e)], capsysbinary)
+    assert code == 0 and err == ""
+    assert out == HTML.replace("a, b<", "a, b, c<")
+    assert f.read_text() == HTML
+
+
+def test_apply_in_place_and_json(files, capsysbinary):
+    f, e = files
+    code, out, _ = run(["apply", str(f), str(e), "--in-place"], capsysbinary)
+    assert code == 0 and out == ""
+    assert f.read_text() == HTML.replace("a, b<", "a, b, c<")
+    f.write_text(HTML)
+    code, out, _ = run(["apply", str(f), str(e), "--json"], capsysbinary)
+    data = json.loads(out)
+    assert data["splices"] == [{"start": HTML.index("</gap:target>"), "end": HTML.index("</gap:target>"), "text": ", c"}]
+    assert data["handle"]["name"] == "handle" and [t["id"] for t in data["handle"]["content"][0]["targets"]] == ["list", "n"]
+
+
+def test_apply_rejection_writes_nothing(files, capsysbinary):
+    f, e = files
+    e.write_text(env([{"op": "replace", "target": {"type": "id", "value": "nope"}, "content": "x"}]))
+    code, out, err = run(["apply", str(f), str(e), "--in-place"], capsysbinary)
+    assert code == 1 and out == ""
+    data = json.loads(err)
+    assert data["code"] == "target_not_found" and "nope" in data["message"]
+    assert f.read_text() == HTML
+
+
+def test_apply_lenient_repairs_model_output(files, capsysbinary):
+    f, e = files
+    e.write_text('Here you go:\n```json\n{"protocol": "gap", "content": [{"op": "replace", "target": {"type": "id", "value": "n"}, "content": "2"},]}\n```')
+    code, out, err = run(["apply", str(f), str(e)], capsysbinary)
+    assert code == 1  # strict by default
+    code, out, err = run(["apply", str(f), str(e), "--lenient"], capsysbinary)
+    assert code == 0 and ">2</gap:target>" in out and "repaired" in err
+
+
+def test_apply_pointer_on_json_file(tmp_path, capsysbinary):
+    f = tmp_path / "cfg.json"
+    f.write_text('{\n  "db": {"host": "a"},\n  "x": 1\n}\n')
+    e = tmp_path / "e.json"
+    e.write_text(env([{"op": "replace", "target": {"type": "pointer", "value": "/db/host"}, "content": '"b"'}], fmt="application/json"))
+    code, out, _ = run(["apply", str(f), str(e)], capsysbinary)
+    assert code == 0 and out == '{\n  "db": {"host": "b"},\n  "x": 1\n}\n'
+
+
+def test_targets_tree_and_json(files, capsysbinary):
+    f, _ = files
+    code, out, _ = run(["targets", str(f)], capsysbinary)
+    assert code == 0 and out.splitlines() == ["list label='Items'  (line 1)", "n  (line 1)"]
+    code, out, _ = run(["targets", str(f), "--json"], capsysbinary)
+    data = json.loads(out)
+    assert [t["id"] for t in data["targets"]] == ["list", "n"] and data["problems"] == []
+    f.write_text('<gap:target id="a"><gap:target id="b">x</gap:target>')
+    code, out, _ = run(["targets", str(f)], capsysbinary)
+    assert "! unclosed" in out
+
+
+def test_strip_and_paths(files, tmp_path, capsysbinary):
+    f, _ = files
+    code, out, _ = run(["strip", str(f)], capsysbinary)
+    assert out == "<ul>a, b1</ul>\n"
+    y = tmp_path / "c.yaml"
+    y.write_text("a:\n  b: [1, 2]\n")
+    code, out, _ = run(["paths", str(y)], capsysbinary)
+    assert out.split() == ["/a", "/a/b", "/a/b/0", "/a/b/1"]
+
+
+def test_validate(files, tmp_path, capsysbinary):
+    _, e = files
+    code, out, _ = run(["validate", str(e)], capsysbinary)
+    assert code == 0 and out.startswith("ok: edit envelope for 'page' version 2 (1 operation")
+    bad = tmp_path / "bad.json"
+    bad.write_text(env([{"op": "explode", "target": {"type": "id", "value": "x"}}]))
+    code, out, err = run(["validate", str(bad)], capsysbinary)
+    assert code == 1 and json.loads(err)["code"] == "invalid_envelope" and "content[0].op" in json.loads(err)["message"]
+
+
+def test_usage_errors(tmp_path, capsysbinary):
+    code, _, err = run(["apply", str(tmp_path / "missing.html"), str(tmp_path / "e.json")], capsysbinary)
+    assert code == 2 and "cannot read" in err
+    with pytest.raises(SystemExit):
+        main(["frobnicate"])
+
+
+def test_replay_command(evals_dir, capsysbinary):
+    code, out, _ = run(["replay", str(evals_dir)], capsysbinary)
+    assert code == 0, out
+    assert "agree" in out.splitlines()[-1]
+
+
+def test_console_script_runs(files):
+    f, e = files
+    exe = Path(sys.executable).with_name("gap")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "gap_engine"]
+    p = subprocess.run(cmd + ["apply", str(f), str(e)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and "a, b, c" in p.stdout
