@@ -1,0 +1,282 @@
+"""Open documents: text, version, line table, position conversions and the target index.
+
+The server keeps its own document model instead of pygls' ``TextDocument`` (which re-splits
+every line on each change). A change costs one string splice, an O(1) update of the target
+index when no marker is touched (:meth:`gap_engine.Index.splice`), and a lazily applied
+shift of the line table.
+
+Positions: LSP ``Position.character`` counts code units of the negotiated encoding
+(UTF-16 by default, LSP 3.17 §positionEncodingKind); Python strings count code points. Every
+conversion goes through :meth:`Document.offset_at` / :meth:`Document.position_at`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from bisect import bisect_right
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import unquote, urlparse
+
+from gap_engine import Artifact, Index, scan
+from gap_engine.replay import format_for_path
+from lsprotocol import types
+
+_NL = re.compile(r"\r\n|\r|\n")
+
+#: LSP languageId → MIME type of the artifact (GAP §3.1.1 ``meta.format``).
+LANGUAGE_FORMATS = {
+    "html": "text/html",
+    "svg": "image/svg+xml",
+    "xml": "application/xml",
+    "markdown": "text/markdown",
+    "json": "application/json",
+    "jsonc": "application/json",
+    "yaml": "application/yaml",
+    "toml": "application/toml",
+    "css": "text/css",
+    "javascript": "text/javascript",
+    "typescript": "text/x-typescript",
+    "python": "text/x-python",
+    "rust": "text/x-rust",
+    "go": "text/x-go",
+    "java": "text/x-java",
+    "ruby": "text/x-ruby",
+    "sql": "application/sql",
+    "shellscript": "text/x-shellscript",
+    "sh": "text/x-shellscript",
+    "plaintext": "text/plain",
+}
+
+
+def uri_to_path(uri: str) -> Path | None:
+    """The local path of a ``file:`` URI, or None for other schemes."""
+    u = urlparse(uri)
+    if u.scheme != "file":
+        return None
+    return Path(unquote(u.path))
+
+
+def format_for(uri: str, language_id: str | None) -> str:
+    """The artifact MIME type for a document: by file extension, else by languageId."""
+    path = uri_to_path(uri) or Path(urlparse(uri).path)
+    name = path.name
+    if name.endswith((".gap.json", ".gap.jsonl")):
+        return "application/json"
+    fmt = format_for_path(path, default="")
+    if fmt:
+        return fmt
+    return LANGUAGE_FORMATS.get((language_id or "").lower(), "text/plain")
+
+
+class Document:
+    """One open text document.
+
+    Attributes:
+        uri: the document URI as the client sent it.
+        version: the client's version number (LSP ``VersionedTextDocumentIdentifier``).
+        language_id: the client's languageId.
+        format: the artifact MIME type (see :func:`format_for`).
+        text: the full current text.
+        encoding: the negotiated position encoding: ``"utf-16"``, ``"utf-8"`` or ``"utf-32"``.
+    """
+
+    def __init__(self, uri: str, version: int | None, language_id: str, text: str, encoding: str = "utf-16"):
+        self.uri = uri
+        self.version = version
+        self.language_id = language_id
+        self.format = format_for(uri, language_id)
+        self.text = text
+        self.encoding = encoding
+        self._starts: list[int] | None = None
+        self._pending: list[tuple[int, int]] = []  # (line, delta): starts of lines > line shift by delta
+        self._index: Index | None = None
+        self.changed = asyncio.Event() if _has_loop() else None
+
+    # -- targets -----------------------------------------------------------------------------
+    @property
+    def index(self) -> Index:
+        """The target index of :attr:`text` (GAP §3.2), maintained incrementally."""
+        if self._index is None:
+            self._index = scan(self.text)
+        return self._index
+
+    def artifact(self) -> Artifact:
+        """The document as a GAP artifact: id = URI, version = document version (≥ 1)."""
+        return Artifact(self.uri, max(self.version or 1, 1), self.format, self.text, index_=self.index)
+
+    # -- line table --------------------------------------------------------------------------
+    def _line_starts(self) -> list[int]:
+        if self._starts is None:
+            self._starts = [0] + [m.end() for m in _NL.finditer(self.text)]
+            self._pending = []
+        elif self._pending:
+            starts = self._starts
+            for line, d in self._pending:
+                for i in range(line + 1, len(starts)):
+                    starts[i] += d
+            self._pending = []
+        return self._starts
+
+    def _start_of(self, line: int) -> int:
+        """Offset of the start of ``line`` honouring pending shifts (clamped to the text)."""
+        if self._starts is None or len(self._pending) > 16:
+            starts = self._line_starts()
+            pending = ()
+        else:
+            starts = self._starts
+            pending = self._pending
+        if line >= len(starts):
+            return len(self.text)
+        off = starts[line]
+        for l, d in pending:
+            if line > l:
+                off += d
+        return off
+
+    def line_count(self) -> int:
+        return len(self._line_starts())
+
+    def line_text(self, line: int) -> str:
+        """Line ``line`` without its line break."""
+        s = self._start_of(line)
+        e = self._start_of(line + 1) if line + 1 < self.line_count() else len(self.text)
+        return self.text[s:e].rstrip("\r\n")
+
+    # -- conversions -------------------------------------------------------------------------
+    def _units(self, s: str) -> int:
+        if self.encoding == "utf-32" or s.isascii():
+            return len(s)
+        if self.encoding == "utf-8":
+            return len(s.encode("utf-8"))
+        return len(s) + sum(1 for c in s if ord(c) > 0xFFFF)
+
+    def offset_at(self, pos: types.Position) -> int:
+        """Code-point offset of an LSP position (clamped into the document)."""
+        n = self.line_count()
+        if pos.line >= n:
+            return len(self.text)
+        line = self.line_text(pos.line)
+        start = self._start_of(pos.line)
+        ch = pos.character
+        if self.encoding == "utf-32" or line.isascii():
+            return start + min(ch, len(line))
+        units = 0
+        for i, c in enumerate(line):
+            if units >= ch:
+                return start + i
+            units += self._units(c)
+        return start + len(line)
+
+    def position_at(self, offset: int) -> types.Position:
+        """The LSP position of a code-point offset."""
+        starts = self._line_starts()
+        offset = max(0, min(offset, len(self.text)))
+        line = bisect_right(starts, offset) - 1
+        col = offset - starts[line]
+        if col and self.encoding != "utf-32":
+            seg = self.text[starts[line] : offset]
+            if not seg.isascii():
+                col = self._units(seg)
+        return types.Position(line=line, character=col)
+
+    def range_at(self, start: int, end: int) -> types.Range:
+        """The LSP range of ``[start, end)``."""
+        return types.Range(self.position_at(start), self.position_at(end))
+
+    def positions_at(self, offsets: list[int]) -> Iterator[types.Position]:
+        """Positions of many sorted offsets (one pass; for symbol lists)."""
+        starts = self._line_starts()
+        text = self.text
+        utf32 = self.encoding == "utf-32"
+        for off in offsets:
+            line = bisect_right(starts, off) - 1
+            col = off - starts[line]
+            if col and not utf32:
+                seg = text[starts[line] : off]
+                if not seg.isascii():
+                    col = self._units(seg)
+            yield types.Position(line=line, character=col)
+
+    # -- changes -----------------------------------------------------------------------------
+    def apply_change(self, change) -> None:
+        """Apply one ``TextDocumentContentChangeEvent`` (incremental or full)."""
+        rng = getattr(change, "range", None)
+        if rng is None:
+            self.replace_all(change.text)
+            return
+        s = self.offset_at(rng.start)
+        e = self.offset_at(rng.end)
+        if e < s:
+            s, e = e, s
+        self.splice(s, e, change.text, start_line=rng.start.line, end_line=rng.end.line)
+
+    def splice(self, s: int, e: int, text: str, *, start_line: int | None = None, end_line: int | None = None) -> None:
+        """Replace ``[s, e)`` by ``text``, updating the line table and the target index."""
+        old = self.text
+        new = old[:s] + text + old[e:]
+        self.text = new
+        if self._index is not None:
+            self._index = self._index.splice(s, e, text, new)
+        if self._starts is not None:
+            removed = old[s:e]
+            if start_line is not None and start_line == end_line and "\n" not in text and "\r" not in text and "\r" not in removed and "\n" not in removed and (s == 0 or old[s - 1] != "\r"):
+                self._pending.append((start_line, len(text) - (e - s)))
+            else:
+                self._starts = None
+        if self.changed is not None:
+            self.changed.set()
+
+    def replace_all(self, text: str) -> None:
+        self.text = text
+        self._starts = None
+        self._pending = []
+        self._index = None
+        if self.changed is not None:
+            self.changed.set()
+
+
+def _has_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+        return True
+    except RuntimeError:
+        return False
+
+
+class DocumentStore:
+    """The open documents by URI (LSP ``textDocument/didOpen`` … ``didClose``)."""
+
+    def __init__(self) -> None:
+        self._docs: dict[str, Document] = {}
+        self.encoding = "utf-16"
+
+    def __contains__(self, uri: str) -> bool:
+        return uri in self._docs
+
+    def __iter__(self):
+        return iter(list(self._docs.values()))
+
+    def get(self, uri: str) -> Document | None:
+        return self._docs.get(uri)
+
+    def open(self, item: types.TextDocumentItem) -> Document:
+        doc = Document(item.uri, item.version, item.language_id, item.text, self.encoding)
+        self._docs[item.uri] = doc
+        return doc
+
+    def close(self, uri: str) -> Document | None:
+        return self._docs.pop(uri, None)
+
+    def find_artifact(self, name: str) -> Document | None:
+        """The open document an envelope's ``id`` names: same URI, path, file name or stem."""
+        if name in self._docs:
+            return self._docs[name]
+        for doc in self._docs.values():
+            path = uri_to_path(doc.uri)
+            if path is None:
+                continue
+            if name in (str(path), path.name, path.stem, path.name.split(".", 1)[0]):
+                return doc
+        return None

@@ -1,0 +1,121 @@
+"""Settings: ``workspace/configuration`` section ``gap``, with environment fallbacks.
+
+Read at ``initialized`` and on ``workspace/didChangeConfiguration`` (LSP 3.17
+§workspace_configuration). Values are structured with cattrs; a value of the wrong type
+falls back to its default and the user is told which one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import attrs
+import cattrs
+from lsprotocol import types
+
+log = logging.getLogger("gap_ls.settings")
+
+
+@attrs.define
+class Settings:
+    """The ``gap.*`` settings.
+
+    Attributes:
+        strict_markers: refuse envelopes whose result would leave malformed markers
+            (``gap.strictMarkers``, default true).
+        debounce_ms: delay before diagnostics are published after a change, in ms
+            (``gap.diagnostics.debounceMs``, default 150).
+        preview_port: TCP port of the preview server, 0 = a free one (``gap.preview.port``,
+            env ``GAP_PREVIEW_PORT``).
+        llm_base_url / llm_model / llm_api_key / llm_max_repairs: the model endpoint
+            (``gap.llm.*``, env ``GAP_LLM_BASE_URL``, ``GAP_LLM_MODEL``, ``GAP_LLM_API_KEY``
+            then ``OPENAI_API_KEY``). The key is never logged (``repr`` hides it).
+        tokenizer: a ``tokenizer.json`` path or cached hub name (``gap.tokenizer``, env
+            ``GAP_TOKENIZER``).
+    """
+
+    strict_markers: bool = True
+    debounce_ms: int = 150
+    preview_port: int = 0
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = attrs.field(default=None, repr=lambda v: "***" if v else "None")
+    llm_max_repairs: int = 2
+    tokenizer: str | None = None
+
+    @classmethod
+    def from_env(cls, env: dict | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        s = cls()
+        if env.get("GAP_PREVIEW_PORT", "").isdigit():
+            s.preview_port = int(env["GAP_PREVIEW_PORT"])
+        s.llm_base_url = env.get("GAP_LLM_BASE_URL") or None
+        s.llm_model = env.get("GAP_LLM_MODEL") or None
+        s.llm_api_key = env.get("GAP_LLM_API_KEY") or env.get("OPENAI_API_KEY") or None
+        s.tokenizer = env.get("GAP_TOKENIZER") or None
+        return s
+
+    def merged(self, section: Any) -> tuple["Settings", list[str]]:
+        """These settings overridden by a client ``gap`` section; returns (settings, problems)."""
+        if not isinstance(section, dict):
+            return self, ([] if section is None else [f"gap: expected an object, got {type(section).__name__}"])
+        flat = {
+            "strict_markers": section.get("strictMarkers"),
+            "debounce_ms": (section.get("diagnostics") or {}).get("debounceMs") if isinstance(section.get("diagnostics"), dict) else None,
+            "preview_port": (section.get("preview") or {}).get("port") if isinstance(section.get("preview"), dict) else None,
+            "tokenizer": section.get("tokenizer"),
+        }
+        llm = section.get("llm") if isinstance(section.get("llm"), dict) else {}
+        flat.update(
+            llm_base_url=llm.get("baseUrl"),
+            llm_model=llm.get("model"),
+            llm_api_key=llm.get("apiKey"),
+            llm_max_repairs=llm.get("maxRepairs"),
+        )
+        out = attrs.evolve(self)
+        problems = []
+        conv = cattrs.Converter()
+        for f in attrs.fields(Settings):
+            val = flat.get(f.name)
+            if val is None:
+                continue
+            typ = f.type if not isinstance(f.type, str) else {"bool": bool, "int": int}.get(f.type, str)
+            if f.type in ("bool",) and not isinstance(val, bool):
+                problems.append(f"gap.{f.name}: expected true/false, got {val!r}; using {getattr(self, f.name)!r}")
+                continue
+            try:
+                setattr(out, f.name, conv.structure(val, typ))
+            except Exception:
+                shown = "***" if "key" in f.name else repr(val)
+                problems.append(f"gap.{f.name}: invalid value {shown}; using the default")
+        return out, problems
+
+
+async def refresh(ls) -> None:
+    """Ask the client for the ``gap`` section (when it supports it) and apply it."""
+    caps = ls.client_capabilities
+    if not (caps.workspace and caps.workspace.configuration):
+        return
+    try:
+        res = await ls.workspace_configuration_async(
+            types.ConfigurationParams(items=[types.ConfigurationItem(section="gap")])
+        )
+    except Exception as exc:
+        log.warning("workspace/configuration failed: %s", exc)
+        return
+    section = res[0] if res else None
+    ls.settings, problems = Settings.from_env().merged(section)
+    for p in problems:
+        ls.show(f"gap-ls: {p}", types.MessageType.Warning)
+
+
+def register(ls) -> None:
+    @ls.feature(types.INITIALIZED)
+    async def _initialized(ls, params: types.InitializedParams) -> None:
+        await refresh(ls)
+
+    @ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def _changed(ls, params: types.DidChangeConfigurationParams) -> None:
+        await refresh(ls)

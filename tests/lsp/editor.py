@@ -1,0 +1,96 @@
+"""An editor-like test client on top of pytest-lsp: it keeps its own copy of every open
+document, applies ``workspace/applyEdit`` to it the way an editor does (edits relative to the
+original text, UTF-16 positions), and sends ``didChange`` with the next version."""
+
+from __future__ import annotations
+
+from lsprotocol import types
+
+
+def utf16_offset(text: str, pos: types.Position) -> int:
+    """Code-point offset of a UTF-16 position (written independently of the server's code)."""
+    lines = text.split("\n")
+    off = sum(len(l) + 1 for l in lines[: pos.line])
+    line = lines[pos.line] if pos.line < len(lines) else ""
+    units = 0
+    for i, ch in enumerate(line):
+        if units >= pos.character:
+            return off + i
+        units += 2 if ord(ch) > 0xFFFF else 1
+    return off + len(line)
+
+
+def apply_text_edits(text: str, edits: list[types.TextEdit]) -> str:
+    spans = sorted(
+        ((utf16_offset(text, e.range.start), utf16_offset(text, e.range.end), e.new_text) for e in edits),
+        key=lambda s: s[0],
+    )
+    for (s1, e1, _), (s2, _, _) in zip(spans, spans[1:]):
+        assert e1 <= s2, "overlapping TextEdits"
+    for s, e, t in reversed(spans):
+        text = text[:s] + t + text[e:]
+    return text
+
+
+class Editor:
+    def __init__(self, client):
+        self.client = client
+        self.docs: dict[str, str] = {}
+        self.versions: dict[str, int] = {}
+        self.applied: list[types.ApplyWorkspaceEditParams] = []
+        self.refuse = False
+
+        @client.feature(types.WORKSPACE_APPLY_EDIT)
+        def _apply(params: types.ApplyWorkspaceEditParams):
+            self.applied.append(params)
+            if self.refuse:
+                return types.ApplyWorkspaceEditResult(applied=False, failure_reason="refused by test")
+            edit = params.edit
+            per_doc: dict[str, list] = {}
+            if edit.document_changes:
+                for dc in edit.document_changes:
+                    uri = dc.text_document.uri
+                    if dc.text_document.version is not None:
+                        assert dc.text_document.version == self.versions[uri], "stale version in applyEdit"
+                    per_doc.setdefault(uri, []).extend(dc.edits)
+            for uri, edits in (edit.changes or {}).items():
+                per_doc.setdefault(uri, []).extend(edits)
+            for uri, edits in per_doc.items():
+                self.replace(uri, apply_text_edits(self.docs[uri], edits))
+            return types.ApplyWorkspaceEditResult(applied=True)
+
+    def open(self, uri: str, text: str, language_id: str = "html") -> None:
+        self.docs[uri] = text
+        self.versions[uri] = 1
+        self.client.text_document_did_open(
+            types.DidOpenTextDocumentParams(types.TextDocumentItem(uri=uri, language_id=language_id, version=1, text=text))
+        )
+
+    def replace(self, uri: str, text: str) -> None:
+        """Replace the whole text (a full-sync didChange)."""
+        self.docs[uri] = text
+        self.versions[uri] += 1
+        self.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=self.versions[uri]),
+                content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+            )
+        )
+
+    def type_at(self, uri: str, rng: types.Range, text: str) -> None:
+        """An incremental change, as editors send on typing."""
+        old = self.docs[uri]
+        s, e = utf16_offset(old, rng.start), utf16_offset(old, rng.end)
+        self.docs[uri] = old[:s] + text + old[e:]
+        self.versions[uri] += 1
+        self.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=self.versions[uri]),
+                content_changes=[types.TextDocumentContentChangePartial(range=rng, text=text)],
+            )
+        )
+
+    async def command(self, name: str, *args):
+        return await self.client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command=name, arguments=list(args))
+        )
