@@ -1,0 +1,195 @@
+"""LLM settings: where the model is, which model, the key, and the pipeline's bounds.
+
+Sources, first hit wins per field: the client's settings (``workspace/configuration`` section
+``gap``: ``gap.llm.baseUrl``, ``gap.llm.model``, ``gap.llm.apiKey``, ``gap.llm.maxRepairs``,
+``gap.llm.editSyntax``, ``gap.llm.timeout``, ``gap.tokenizer``), then the environment
+(``GAP_LLM_BASE_URL``, ``GAP_LLM_MODEL``, ``GAP_LLM_API_KEY`` falling back to
+``OPENAI_API_KEY``, ``GAP_LLM_MAX_REPAIRS``, ``GAP_LLM_EDIT_SYNTAX``, ``GAP_TOKENIZER``), then
+defaults.
+
+The API key is held in a :class:`Secret`: its ``repr``/``str`` never show it, and
+:func:`redact` scrubs it (and provider-style masked echoes of it) from any text before that
+text reaches a log, an exception or the user.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Mapping
+
+import attrs
+
+__all__ = ["LLMConfig", "Secret", "redact", "DEFAULT_BASE_URL"]
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_MODEL = "gpt-4o-mini"
+SYNTAXES = ("blocks", "json")
+
+
+class Secret:
+    """A string that does not print itself. ``reveal()`` gives the value (only to the HTTP
+    client); ``repr``, ``str`` and f-strings give ``'***'``."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str | None) -> None:
+        self._value = value or None
+
+    def reveal(self) -> str | None:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret(None)"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __reduce__(self):  # never pickled with the value
+        return (Secret, (None,))
+
+
+# Provider echoes such as "Incorrect API key provided: sk-abc***********wxyz" and bearer tokens.
+_KEYLIKE = re.compile(r"\b(sk-[A-Za-z0-9_*\-]{3,}|Bearer\s+\S+)")
+
+
+def redact(text: str, *secrets: Secret | str | None) -> str:
+    """``text`` with every secret value, any substring of ≥ 8 of its leading or trailing
+    characters, and key-like tokens (``sk-…``, ``Bearer …``) replaced by ``***``."""
+    if not text:
+        return text
+    for s in secrets:
+        v = s.reveal() if isinstance(s, Secret) else s
+        if not v:
+            continue
+        text = text.replace(v, "***")
+        if len(v) >= 12:
+            for part in (v[:8], v[-8:]):
+                text = text.replace(part, "***")
+    return _KEYLIKE.sub("***", text)
+
+
+def _get(settings: Mapping[str, Any] | None, dotted: str) -> Any:
+    """``settings['llm']['baseUrl']`` or ``settings['llm.baseUrl']`` for ``'llm.baseUrl'``."""
+    if not settings:
+        return None
+    if dotted in settings:
+        return settings[dotted]
+    cur: Any = settings
+    for part in dotted.split("."):
+        if not isinstance(cur, Mapping) or part not in cur:
+            return None
+        cur = cur[part]
+    return cur
+
+
+@attrs.frozen(repr=False)
+class LLMConfig:
+    """Resolved LLM settings.
+
+    Attributes:
+        base_url: the OpenAI-compatible endpoint (``…/v1``).
+        model: model name sent with each request.
+        api_key: a :class:`Secret` (may be empty for local servers that need none).
+        max_repairs: repair prompts after a rejected envelope (GAP §7.3), default 2.
+        syntax: what the maintain prompt asks for: ``"blocks"`` (plain-text edit blocks) or
+            ``"json"`` (JSON envelopes); the pipeline accepts both either way.
+        timeout: seconds without progress before a request fails (connect/read), default 60.
+        max_retry_wait: the longest ``Retry-After`` (s) honoured on HTTP 429 before giving up.
+        tokenizer: a ``tokenizer.json`` path or a locally cached hub name, or None (estimate).
+        temperature: sampling temperature (None: the server's default).
+        max_tokens: output cap per request (None: the server's default).
+    """
+
+    base_url: str = DEFAULT_BASE_URL
+    model: str = DEFAULT_MODEL
+    api_key: Secret = attrs.field(factory=lambda: Secret(None))
+    max_repairs: int = 2
+    syntax: str = "blocks"
+    timeout: float = 60.0
+    max_retry_wait: float = 10.0
+    tokenizer: str | None = None
+    temperature: float | None = 0.0
+    max_tokens: int | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"LLMConfig(base_url={self.base_url!r}, model={self.model!r}, api_key={self.api_key!r}, "
+            f"max_repairs={self.max_repairs}, syntax={self.syntax!r}, timeout={self.timeout}, "
+            f"tokenizer={self.tokenizer!r})"
+        )
+
+    __str__ = __repr__
+
+    def redact(self, text: str) -> str:
+        """``text`` without this config's key (see :func:`redact`)."""
+        return redact(text, self.api_key)
+
+    @classmethod
+    def resolve(
+        cls,
+        settings: Mapping[str, Any] | None = None,
+        env: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> "LLMConfig":
+        """Settings (the client's ``gap`` section) over environment over defaults; keyword
+        ``overrides`` (e.g. from CLI flags; None values ignored) win over both.
+
+        Invalid values (a non-integer ``maxRepairs``, an unknown ``editSyntax``) fall back to
+        the default rather than failing.
+        """
+        env = os.environ if env is None else env
+
+        def pick(setting: str, *env_names: str) -> Any:
+            v = _get(settings, setting)
+            if v not in (None, ""):
+                return v
+            for n in env_names:
+                if env.get(n):
+                    return env[n]
+            return None
+
+        kw: dict[str, Any] = {}
+        if (v := pick("llm.baseUrl", "GAP_LLM_BASE_URL", "OPENAI_BASE_URL")) is not None:
+            kw["base_url"] = str(v).rstrip("/")
+        if (v := pick("llm.model", "GAP_LLM_MODEL")) is not None:
+            kw["model"] = str(v)
+        key = pick("llm.apiKey", "GAP_LLM_API_KEY", "OPENAI_API_KEY")
+        kw["api_key"] = key if isinstance(key, Secret) else Secret(str(key) if key is not None else None)
+        if (v := pick("llm.maxRepairs", "GAP_LLM_MAX_REPAIRS")) is not None:
+            try:
+                kw["max_repairs"] = max(0, int(v))
+            except (TypeError, ValueError):
+                pass
+        if (v := pick("llm.editSyntax", "GAP_LLM_EDIT_SYNTAX")) is not None and str(v) in SYNTAXES:
+            kw["syntax"] = str(v)
+        if (v := pick("llm.timeout", "GAP_LLM_TIMEOUT")) is not None:
+            try:
+                kw["timeout"] = float(v)
+            except (TypeError, ValueError):
+                pass
+        if (v := pick("llm.maxRetryWait", "GAP_LLM_MAX_RETRY_WAIT")) is not None:
+            try:
+                kw["max_retry_wait"] = float(v)
+            except (TypeError, ValueError):
+                pass
+        if (v := pick("tokenizer", "GAP_TOKENIZER")) is not None:
+            kw["tokenizer"] = str(v)
+        for k, v in overrides.items():
+            if v is None:
+                continue
+            if k == "api_key" and not isinstance(v, Secret):
+                v = Secret(v)
+            kw[k] = v
+        return cls(**kw)
