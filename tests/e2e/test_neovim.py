@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CLIENTS, E2E, missing, require_tool
+from .helpers import CLIENTS, E2E, missing, require_tool
 
 pytestmark = pytest.mark.editor
 

@@ -12,7 +12,7 @@ import json
 import re
 import subprocess
 
-from conftest import CLIENTS, missing, require_tool, server_command
+from .helpers import CLIENTS, missing, require_tool, server_command
 
 VSCODE = CLIENTS / "vscode"
 
