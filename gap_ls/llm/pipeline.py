@@ -315,17 +315,19 @@ class FenceFilter:
 
     def _emit(self, text: str) -> str:
         text = self._hold + text
-        cut = text.rfind("\n")
-        tail = text[cut + 1 :]
-        # hold back a last line that may yet become a closing fence, and the line break before it
-        if tail.strip() == "" or "```".startswith(tail.strip()[:3]) and tail.strip().startswith("`"):
-            if cut < 0:
-                self._hold = text
-                return ""
-            self._hold = text[cut:]
-            return text[:cut]
-        self._hold = ""
-        return text
+        lines = text.split("\n")
+        k = len(lines)
+        # hold back trailing lines that are blank or may be (part of) a closing fence
+        while k > 0 and lines[k - 1].strip() in ("", "`", "``", "```"):
+            k -= 1
+        if k == len(lines):
+            self._hold = ""
+            return text
+        if k == 0:
+            self._hold = text
+            return ""
+        self._hold = "\n" + "\n".join(lines[k:])
+        return "\n".join(lines[:k])
 
     def finish(self) -> str:
         if self._head is not None:
@@ -334,9 +336,7 @@ class FenceFilter:
                 text = ""
             return text
         rest, self._hold = self._hold, ""
-        if rest.strip() == "```":
-            return ""
-        if rest.rstrip().endswith("```") and rest.strip().startswith("```"):
+        if any(line.strip() == "```" for line in rest.split("\n")):
             return ""
         return rest
 

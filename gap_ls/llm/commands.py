@@ -1,0 +1,490 @@
+"""LSP commands and code actions for edits from an instruction (pygls 2.x).
+
+Commands (``workspace/executeCommand``):
+
+- ``gap.editWithInstruction [uri, instruction, targetId?]`` — maintain context → validated
+  envelope → ONE ``workspace/applyEdit`` (through :func:`gap_ls.edits.apply_envelope`).
+  Returns ``{"applied": true, "version", "targets", "fallback", "attempts", "accounting"}``;
+  a failure answers ``RequestFailed`` with ``data = {"code", "message", "attempts"}`` and
+  leaves the document unchanged.
+- ``gap.synthesize [uri?, instruction, format]`` — init context; the artifact streams into the
+  buffer (batched ``workspace/applyEdit`` appends) and so into the live preview. Without a
+  ``uri`` a new file is created in the workspace and shown. On failure the buffer is restored.
+- ``gap.addTargets [uri]`` — "Add targets with the model": the model marks up an unmarked
+  file; accepted only if nothing but markers changed.
+- ``gap.llmStats []`` — the session's running totals.
+
+Each runs under work-done progress (LSP 3.17 §workDoneProgress: tokens received, elapsed;
+cancellable — cancelling stops the model stream), logs one accounting line
+(``window/logMessage``), and puts it on the preview's status bar when the preview offers one.
+
+Code actions: "Edit with instruction…" (``refactor.rewrite.gap.instruction``; the client
+prompts for the instruction, see docs/llm.md — the action's command carries
+``[uri, null, targetId]``) and "Add targets with the model"
+(``refactor.rewrite.gap.addTargets``, on a file without targets). They are added to the
+server's existing ``textDocument/codeAction`` handler when one is registered (chained), else
+registered on their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+
+from .client import CancelToken
+from .config import LLMConfig
+from .pipeline import EditFailed, EditPipeline, Progress, SessionStats, smallest_enclosing_target
+
+log = logging.getLogger("gap_ls.llm")
+
+KIND_INSTRUCTION = "refactor.rewrite.gap.instruction"
+KIND_ADD_TARGETS = "refactor.rewrite.gap.addTargets"
+TITLE_INSTRUCTION = "Edit with instruction…"
+TITLE_ADD_TARGETS = "Add targets with the model"
+CMD_EDIT = "gap.editWithInstruction"
+CMD_SYNTH = "gap.synthesize"
+CMD_ADD_TARGETS = "gap.addTargets"
+CMD_STATS = "gap.llmStats"
+
+_EXT = {
+    "text/html": ".html",
+    "application/json": ".json",
+    "application/yaml": ".yaml",
+    "text/x-yaml": ".yaml",
+    "text/markdown": ".md",
+    "text/css": ".css",
+    "text/javascript": ".js",
+    "text/x-python": ".py",
+    "text/x-rust": ".rs",
+    "application/toml": ".toml",
+    "image/svg+xml": ".svg",
+    "text/plain": ".txt",
+}
+
+
+class LLMState:
+    """Per-server state: the session totals and a pipeline rebuilt when the config changes."""
+
+    def __init__(self) -> None:
+        self.session = SessionStats()
+        self._pipeline: EditPipeline | None = None
+        self._key: Any = None
+
+    def config(self, ls) -> LLMConfig:
+        s = getattr(ls, "settings", None)
+        llm = {}
+        section: dict[str, Any] = {"llm": llm}
+        if s is not None:
+            for attr, key in (("llm_base_url", "baseUrl"), ("llm_model", "model"), ("llm_api_key", "apiKey"), ("llm_max_repairs", "maxRepairs"), ("llm_edit_syntax", "editSyntax"), ("llm_timeout", "timeout")):
+                v = getattr(s, attr, None)
+                if v is not None:
+                    llm[key] = v
+            if getattr(s, "tokenizer", None):
+                section["tokenizer"] = s.tokenizer
+        return LLMConfig.resolve(section)
+
+    def pipeline(self, ls) -> EditPipeline:
+        cfg = self.config(ls)
+        key = (cfg.base_url, cfg.model, cfg.api_key, cfg.max_repairs, cfg.syntax, cfg.timeout, cfg.tokenizer)
+        if self._pipeline is None or key != self._key:
+            old = self._pipeline
+            if old is not None:
+                ls.spawn(old.aclose()) if hasattr(ls, "spawn") else None
+            self._pipeline = EditPipeline(cfg, session=self.session)
+            self._key = key
+        return self._pipeline
+
+
+def _state(ls) -> LLMState:
+    st = getattr(ls, "gap_llm", None)
+    if st is None:
+        st = LLMState()
+        ls.gap_llm = st
+    return st
+
+
+def _failed(message: str, data: dict):
+    from gap_ls.edits import ApplyFailed
+
+    return ApplyFailed(message, data)
+
+
+def _supports_progress(ls) -> bool:
+    try:
+        w = ls.client_capabilities.window
+        return bool(w and w.work_done_progress)
+    except Exception:  # noqa: BLE001
+        return False
+
+
+@contextlib.asynccontextmanager
+async def work_progress(ls, title: str):
+    """Work-done progress with cancel (LSP 3.17 §workDoneProgress). Yields
+    ``(report(Progress), CancelToken)``; always sends ``end``."""
+    token = f"gap-llm-{uuid.uuid4().hex[:12]}"
+    enabled = _supports_progress(ls)
+    if enabled:
+        try:
+            await ls.work_done_progress.create_async(token)
+        except Exception as exc:  # noqa: BLE001
+            log.info("window/workDoneProgress/create failed (%s); continuing without progress", exc)
+            enabled = False
+
+    def cancelled() -> bool:
+        fut = ls.work_done_progress.tokens.get(token) if enabled else None
+        return bool(fut is not None and fut.cancelled())
+
+    cancel = CancelToken(poll=cancelled)
+    last = [0.0]
+
+    def report(p: Progress) -> None:
+        if not enabled:
+            return
+        now = time.monotonic()
+        if now - last[0] < 0.1 and p.tokens:
+            return
+        last[0] = now
+        ls.work_done_progress.report(token, types.WorkDoneProgressReport(message=f"{p.phase}: {p.tokens} tokens · {p.elapsed:.1f} s", cancellable=True))
+
+    if enabled:
+        ls.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, cancellable=True, message="waiting for the model…"))
+    outcome = ["done"]
+    try:
+        yield report, cancel, outcome
+    finally:
+        if enabled:
+            ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=outcome[0]))
+            ls.work_done_progress.tokens.pop(token, None)
+
+
+def _log(ls, message: str, kind=types.MessageType.Info) -> None:
+    try:
+        ls.window_log_message(types.LogMessageParams(type=kind, message=message))
+    except Exception:  # noqa: BLE001
+        pass
+    log.info("%s", message)
+
+
+def _status(ls, uri: str, text: str) -> None:
+    """Put ``text`` on the preview's status bar when the preview supports one."""
+    bridge = getattr(ls, "preview", None)
+    server = getattr(bridge, "server", None)
+    if server is None:
+        return
+    fn = getattr(server, "set_status", None) or getattr(server, "status", None)
+    if not callable(fn):
+        return
+    try:
+        from gap_ls.preview import doc_key
+
+        fn(doc_key(uri), text)
+    except Exception:  # noqa: BLE001
+        log.debug("preview status update failed", exc_info=True)
+
+
+def _document(ls, uri: str):
+    from gap_ls.edits import resolve_document
+
+    return resolve_document(ls, uri)
+
+
+async def edit_with_instruction(ls, uri: str, instruction: str, target_id: str | None = None) -> dict:
+    """``gap.editWithInstruction`` (see the module docstring)."""
+    if not isinstance(uri, str) or not uri:
+        raise _failed("gap.editWithInstruction: the first argument is the document URI", {"code": "invalid_params", "message": "missing uri"})
+    if not isinstance(instruction, str) or not instruction.strip():
+        raise _failed(
+            "gap.editWithInstruction needs an instruction: this client did not prompt for one — pass it as the second argument",
+            {"code": "invalid_params", "message": "missing instruction"},
+        )
+    doc = _document(ls, uri)
+    artifact = doc.artifact()
+    text0 = doc.text
+    st = _state(ls)
+    pipe = st.pipeline(ls)
+    async with work_progress(ls, "GAP: edit with instruction") as (report, cancel, outcome):
+        try:
+            out = await pipe.edit(artifact, instruction.strip(), target_id=target_id or None, cancel=cancel, on_progress=report)
+        except EditFailed as err:
+            outcome[0] = "cancelled" if err.code == "cancelled" else "failed"
+            msg = f"GAP edit failed, document unchanged — {err.code}: {pipe.config.redact(err.message)}"
+            if err.code != "cancelled":
+                ls.show(msg, types.MessageType.Error)
+            _log(ls, msg, types.MessageType.Warning)
+            raise _failed(msg, {"code": err.code, "message": pipe.config.redact(err.message), "attempts": [a.to_dict() for a in err.attempts]}) from None
+        outcome[0] = f"{out.accounting.output_tokens} tokens (saved {out.accounting.saved_pct:.0f} %)"
+    from gap_ls.edits import apply_envelope
+
+    if out.envelope.name == "synthesize" and doc.text != text0:
+        msg = "GAP edit not applied: the document changed while the model was regenerating it"
+        ls.show(msg, types.MessageType.Error)
+        raise _failed(msg, {"code": "version_conflict", "message": msg})
+    # ids are stable: the envelope is re-validated against the text as it is now
+    res = await apply_envelope(ls, uri, out.envelope.to_dict(), lenient=True, label=f"GAP: {instruction.strip()[:60]}")
+    summary = out.accounting.summary()
+    _log(ls, f"gap.editWithInstruction {uri}: {summary}")
+    _status(ls, uri, summary)
+    return {**res, **{k: v for k, v in out.to_dict().items() if k != "applied"}, "applied": True}
+
+
+async def _wait_text(doc, want: str, timeout: float = 2.0) -> None:
+    if doc.changed is None:
+        return
+    try:
+        async with asyncio.timeout(timeout):
+            while doc.text != want:
+                doc.changed.clear()
+                await doc.changed.wait()
+    except TimeoutError:
+        log.debug("no didChange for %s within %.1f s", doc.uri, timeout)
+
+
+async def _set_range(ls, uri: str, start: int, end: int, text: str, label: str) -> bool:
+    """Replace ``[start, end)`` of the open document by ``text`` with one applyEdit and wait
+    for the client's didChange."""
+    from gap_ls.edits import workspace_edit
+
+    doc = ls.documents.get(uri)
+    if doc is None:
+        return False
+    want = doc.text[:start] + text + doc.text[end:]
+    edit = workspace_edit(ls, doc, [types.TextEdit(range=doc.range_at(start, end), new_text=text)])
+    res = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=label))
+    if not res.applied:
+        return False
+    await _wait_text(doc, want)
+    return True
+
+
+async def _new_file_uri(ls, fmt: str, instruction: str) -> str:
+    root = None
+    try:
+        root = ls.workspace.root_path
+    except Exception:  # noqa: BLE001
+        root = None
+    base = Path(root) if root else Path.cwd()
+    slug = re.sub(r"[^a-z0-9]+", "-", instruction.lower())[:32].strip("-") or "artifact"
+    ext = _EXT.get(fmt, ".txt")
+    path = base / f"{slug}{ext}"
+    n = 2
+    while path.exists():
+        path = base / f"{slug}-{n}{ext}"
+        n += 1
+    path.write_text("", "utf-8")
+    return path.as_uri()
+
+
+async def synthesize(ls, uri: str | None, instruction: str, fmt: str | None) -> dict:
+    """``gap.synthesize`` (see the module docstring)."""
+    if not isinstance(instruction, str) or not instruction.strip():
+        raise _failed("gap.synthesize needs an instruction", {"code": "invalid_params", "message": "missing instruction"})
+    st = _state(ls)
+    pipe = st.pipeline(ls)
+    created = False
+    if not uri:
+        fmt = fmt or "text/html"
+        uri = await _new_file_uri(ls, fmt, instruction)
+        created = True
+        try:
+            await ls.window_show_document_async(types.ShowDocumentParams(uri=uri, take_focus=True))
+        except Exception as exc:  # noqa: BLE001
+            log.info("window/showDocument failed: %s", exc)
+        for _ in range(40):  # wait for the client to open it
+            if uri in ls.documents:
+                break
+            await asyncio.sleep(0.05)
+    doc = ls.documents.get(uri)
+    fmt = fmt or (doc.format if doc is not None else "text/html")
+    original = doc.text if doc is not None else None
+    streamed = [""]
+    pending: list[str] = []
+    flush_lock = asyncio.Lock()
+    last_flush = [0.0]
+
+    async def flush(force: bool = False) -> None:
+        if doc is None or not pending:
+            return
+        now = time.monotonic()
+        if not force and now - last_flush[0] < 0.05:
+            return
+        async with flush_lock:
+            if not pending:
+                return
+            chunk = "".join(pending)
+            pending.clear()
+            last_flush[0] = time.monotonic()
+            end = len(doc.text)
+            await _set_range(ls, uri, end, end, chunk, "GAP: synthesize")
+            streamed[0] += chunk
+
+    async def on_text(text: str) -> None:
+        pending.append(text)
+        await flush()
+
+    async with work_progress(ls, "GAP: synthesize") as (report, cancel, outcome):
+        if doc is not None and doc.text:
+            await _set_range(ls, uri, 0, len(doc.text), "", "GAP: synthesize")
+        try:
+            out = await pipe.synthesize(instruction.strip(), fmt, artifact_id=Path(uri).name, cancel=cancel, on_progress=report, on_text=on_text)
+            await flush(force=True)
+        except EditFailed as err:
+            outcome[0] = "cancelled" if err.code == "cancelled" else "failed"
+            pending.clear()
+            if doc is not None and original is not None:
+                await _set_range(ls, uri, 0, len(doc.text), original, "GAP: synthesize (restore)")
+            msg = f"GAP synthesize failed — {err.code}: {pipe.config.redact(err.message)}" + (" (buffer restored)" if doc is not None else "")
+            if err.code != "cancelled":
+                ls.show(msg, types.MessageType.Error)
+            raise _failed(msg, {"code": err.code, "message": pipe.config.redact(err.message)}) from None
+        outcome[0] = f"{out.accounting.output_tokens} tokens"
+    body = out.artifact.body
+    if doc is not None and doc.text != body:
+        await _set_range(ls, uri, 0, len(doc.text), body, "GAP: synthesize")
+    elif doc is None:
+        from gap_ls.documents import uri_to_path
+
+        p = uri_to_path(uri)
+        if p is not None:
+            p.write_text(body, "utf-8")
+    for w in out.warnings:
+        ls.show(f"GAP synthesize: {w}", types.MessageType.Warning)
+    summary = f"synthesized {len(body)} chars, {len(out.artifact.targets)} targets, {out.accounting.output_tokens} output tokens [{out.accounting.counter}]"
+    _log(ls, f"gap.synthesize {uri}: {summary}")
+    _status(ls, uri, summary)
+    return {
+        "applied": True,
+        "uri": uri,
+        "created": created,
+        "targets": [t.id for t in out.artifact.targets],
+        "warnings": list(out.warnings),
+        "accounting": out.accounting.to_dict(),
+    }
+
+
+async def add_targets(ls, uri: str) -> dict:
+    """``gap.addTargets`` (see the module docstring)."""
+    doc = _document(ls, uri)
+    artifact = doc.artifact()
+    text0 = doc.text
+    pipe = _state(ls).pipeline(ls)
+    async with work_progress(ls, "GAP: add targets with the model") as (report, cancel, outcome):
+        try:
+            out = await pipe.add_targets(artifact, cancel=cancel, on_progress=report)
+        except EditFailed as err:
+            outcome[0] = "failed"
+            msg = f"GAP add targets failed, document unchanged — {err.code}: {pipe.config.redact(err.message)}"
+            if err.code != "cancelled":
+                ls.show(msg, types.MessageType.Error)
+            raise _failed(msg, {"code": err.code, "message": pipe.config.redact(err.message)}) from None
+    if doc.text != text0:
+        msg = "GAP add targets not applied: the document changed while the model was working"
+        ls.show(msg, types.MessageType.Error)
+        raise _failed(msg, {"code": "version_conflict", "message": msg})
+    from gap_ls.edits import apply_envelope
+
+    res = await apply_envelope(ls, uri, out.envelope.to_dict(), lenient=True, label="GAP: add targets")
+    _log(ls, f"gap.addTargets {uri}: {len(res.get('targets', []))} targets; {out.accounting.output_tokens} output tokens")
+    return {**res, "attempts": [a.to_dict() for a in out.attempts], "accounting": out.accounting.to_dict()}
+
+
+def _wanted(only, kind: str) -> bool:
+    if not only:
+        return True
+    return any(kind == k or kind.startswith(k + ".") or k == "" for k in only)
+
+
+def code_actions(ls, params: types.CodeActionParams) -> list[types.CodeAction]:
+    """"Edit with instruction…" (always, scoped to the innermost target at the selection)
+    and "Add targets with the model" (on a text document without targets)."""
+    doc = ls.documents.get(params.text_document.uri)
+    if doc is None:
+        return []
+    only = params.context.only if params.context else None
+    out: list[types.CodeAction] = []
+    s = doc.offset_at(params.range.start)
+    e = doc.offset_at(params.range.end)
+    s, e = min(s, e), max(s, e)
+    if _wanted(only, KIND_INSTRUCTION):
+        art = doc.artifact()
+        tid = smallest_enclosing_target(art, s, e)
+        title = TITLE_INSTRUCTION if tid is None else f"{TITLE_INSTRUCTION[:-1]} on “{tid}”…"
+        out.append(types.CodeAction(title=title, kind=KIND_INSTRUCTION, command=types.Command(title=TITLE_INSTRUCTION, command=CMD_EDIT, arguments=[doc.uri, None, tid])))
+    if _wanted(only, KIND_ADD_TARGETS) and not doc.index.infos and "json" not in doc.format:
+        out.append(types.CodeAction(title=TITLE_ADD_TARGETS, kind=KIND_ADD_TARGETS, command=types.Command(title=TITLE_ADD_TARGETS, command=CMD_ADD_TARGETS, arguments=[doc.uri])))
+    return out
+
+
+def _install_code_actions(ls) -> None:
+    fm = ls.protocol.fm
+    existing = fm.features.get(types.TEXT_DOCUMENT_CODE_ACTION)
+    kinds = [KIND_INSTRUCTION, KIND_ADD_TARGETS]
+    if existing is None:
+
+        @ls.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=kinds))
+        def _code_action(ls, params: types.CodeActionParams):
+            return code_actions(ls, params) or None
+
+        return
+
+    async def chained(params: types.CodeActionParams, *rest):
+        r = existing(params, *rest)
+        if inspect.isawaitable(r):
+            r = await r
+        try:
+            mine = code_actions(ls, params)
+        except Exception:  # noqa: BLE001 - never break the other actions
+            log.exception("LLM code actions failed")
+            mine = []
+        return (list(r or []) + mine) or None
+
+    fm.features[types.TEXT_DOCUMENT_CODE_ACTION] = chained
+    opts = fm.feature_options.get(types.TEXT_DOCUMENT_CODE_ACTION)
+    if isinstance(opts, types.CodeActionOptions):
+        opts.code_action_kinds = list(opts.code_action_kinds or []) + [k for k in kinds if k not in (opts.code_action_kinds or [])]
+
+
+def register(ls) -> None:
+    """Register the commands and code actions of this module on ``ls`` (pygls 2.x)."""
+
+    @ls.command(CMD_EDIT)
+    async def _edit(ls, *args):
+        """``gap.editWithInstruction [uri, instruction, targetId?]``."""
+        if len(args) < 2 or len(args) > 3:
+            raise _failed("gap.editWithInstruction takes [uri, instruction, targetId?]", {"code": "invalid_params", "message": f"got {len(args)} arguments"})
+        return await edit_with_instruction(ls, args[0], args[1], args[2] if len(args) > 2 else None)
+
+    @ls.command(CMD_SYNTH)
+    async def _synth(ls, *args):
+        """``gap.synthesize [uri?, instruction, format]``."""
+        if len(args) == 3:
+            uri, instruction, fmt = args
+        elif len(args) == 2:
+            uri, (instruction, fmt) = None, args
+        elif len(args) == 1:
+            uri, instruction, fmt = None, args[0], None
+        else:
+            raise _failed("gap.synthesize takes [uri?, instruction, format]", {"code": "invalid_params", "message": f"got {len(args)} arguments"})
+        return await synthesize(ls, uri, instruction, fmt)
+
+    @ls.command(CMD_ADD_TARGETS)
+    async def _add_targets(ls, *args):
+        """``gap.addTargets [uri]``."""
+        if len(args) != 1:
+            raise _failed("gap.addTargets takes [uri]", {"code": "invalid_params", "message": f"got {len(args)} arguments"})
+        return await add_targets(ls, args[0])
+
+    @ls.command(CMD_STATS)
+    def _stats(ls, *args):
+        """``gap.llmStats []`` → the session's running totals."""
+        return _state(ls).session.to_dict()
+
+    _install_code_actions(ls)

@@ -1,0 +1,51 @@
+"""``token_source`` for the preview server's streaming endpoints (``POST /generate``,
+``GET /chat/stream``): an async generator of text deltas from the configured model.
+
+The preview server (``gap_preview.PreviewServer(..., token_source=...)``) calls
+``token_source(prompt, model, max_tokens)`` and iterates; when the browser disconnects it calls
+``aclose()`` on the generator, which closes the HTTP stream to the model so generation stops
+upstream. Errors are raised as :class:`gap_ls.llm.client.LLMError` with key-free messages
+(the endpoints turn them into ``{"error": "…"}`` / ``event: error``).
+"""
+
+from __future__ import annotations
+
+from typing import AsyncIterator, Callable
+
+from .client import LLMClient
+from .config import LLMConfig
+
+__all__ = ["make_token_source", "token_source"]
+
+TokenSource = Callable[[str, "str | None", "int | None"], AsyncIterator[str]]
+
+
+def make_token_source(config: LLMConfig | None = None, *, system: str | None = None) -> TokenSource:
+    """A ``token_source(prompt, model=None, max_tokens=None)`` bound to ``config`` (default:
+    :meth:`LLMConfig.resolve` from the environment at each call). ``model`` overrides the
+    configured model when given; ``system`` is an optional system message."""
+
+    async def source(prompt: str, model: str | None = None, max_tokens: int | None = None) -> AsyncIterator[str]:
+        cfg = config or LLMConfig.resolve()
+        client = LLMClient(cfg)
+        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
+        gen = client.stream_deltas(messages, model=model or None, max_tokens=max_tokens or None)
+        try:
+            async for delta in gen:
+                yield delta
+        finally:
+            await gen.aclose()
+            await client.aclose()
+
+    return source
+
+
+async def token_source(prompt: str, model: str | None = None, max_tokens: int | None = None) -> AsyncIterator[str]:
+    """The default token source: the model configured by the environment
+    (``GAP_LLM_BASE_URL``, ``GAP_LLM_MODEL``, ``GAP_LLM_API_KEY``/``OPENAI_API_KEY``)."""
+    gen = make_token_source()(prompt, model, max_tokens)
+    try:
+        async for delta in gen:
+            yield delta
+    finally:
+        await gen.aclose()
