@@ -1,0 +1,290 @@
+// gap-preview shell: owns the connection (GAP-SSE or WebSocket), keeps the current view,
+// and hands it to the sandboxed iframe at most once per animation frame.
+(function () {
+  "use strict";
+  var cfg = JSON.parse(document.getElementById("gap-config").textContent);
+  var token = cfg.token;
+  // keep the token for a reload of this tab only, then drop it from the address bar
+  try { sessionStorage.setItem("gap-token:" + location.port, token); } catch (e) { /* ignore */ }
+  var docKey = cfg.doc;
+  function addressBar() {
+    var q = new URLSearchParams();
+    if (docKey) q.set("doc", docKey);
+    if (cfg.transport && cfg.transport !== "sse") q.set("transport", cfg.transport);
+    var s = q.toString();
+    history.replaceState(null, "", location.pathname + (s ? "?" + s : ""));
+  }
+  addressBar();
+
+  var frame = document.getElementById("gap-frame");
+  var statusEl = document.getElementById("gap-status");
+  var titleEl = document.getElementById("gap-title");
+  var versionEl = document.getElementById("gap-version");
+  var picker = document.getElementById("gap-picker");
+  var revealBox = document.getElementById("gap-reveal");
+  var followBox = document.getElementById("gap-follow");
+  var emptyEl = document.getElementById("gap-empty");
+
+  var state = {
+    html: null,          // the current view body (GAP artifact, canonical markers)
+    version: 0,          // meta.source_version of the latest envelope applied
+    changed: null,       // ids changed since the last hand-over; null = whole document
+    dirty: false,
+    inflight: false,     // a render handed to the frame and not yet acknowledged
+    frameReady: false,
+    cursor: null,
+    lastId: null,
+    closed: false,
+  };
+  // measurements for tests and the benchmark: {version, t (epoch ms, DOM updated), ms}
+  window.__gap = { rendered: [], events: 0, errors: [], lastEventId: null, transport: cfg.transport || "sse", state: state };
+
+  function setStatus(s) { statusEl.textContent = s; statusEl.dataset.state = s; }
+
+  // -- GAP: splice a target's content in the view by its canonical markers ------------------
+  var MARK = /<(\/?)gap:target\b[^>]*>/g;
+  function spliceTarget(html, id, content) {
+    var open = '<gap:target id="' + id + '">';
+    var i = html.indexOf(open);
+    if (i < 0) return null;
+    var j = i + open.length, depth = 1, m;
+    MARK.lastIndex = j;
+    while ((m = MARK.exec(html))) {
+      if (m[1]) { if (--depth === 0) return html.slice(0, j) + content + html.slice(m.index); }
+      else depth++;
+    }
+    return null;
+  }
+
+  function onEnvelope(env) {
+    window.__gap.events++;
+    var meta = env.meta || {};
+    if (env.name === "synthesize") {
+      state.html = env.content[0].body;
+      state.changed = null;
+    } else if (env.name === "edit") {
+      if (state.html === null) return resync("edit before synthesize");
+      for (var k = 0; k < env.content.length; k++) {
+        var op = env.content[k];
+        var next = op.op === "replace" && op.target && op.target.type === "id"
+          ? spliceTarget(state.html, op.target.value, op.content) : null;
+        if (next === null) return resync("cannot apply " + op.op);
+        state.html = next;
+        if (state.changed !== null) {
+          var at = state.changed.indexOf(op.target.value);
+          if (at >= 0) state.changed.splice(at, 1);
+          state.changed.push(op.target.value);
+        }
+      }
+    } else {
+      return;
+    }
+    state.version = meta.source_version;
+    titleEl.textContent = meta.uri || env.id;
+    titleEl.title = meta.uri || env.id;
+    versionEl.textContent = "v" + meta.source_version;
+    emptyEl.hidden = true;
+    state.dirty = true;
+    schedule();
+  }
+
+  // -- hand-over to the frame: one per animation frame, never while one is in flight --------
+  var rafPending = false;
+  function schedule() {
+    if (rafPending) return;
+    rafPending = true;
+    requestAnimationFrame(flush);
+  }
+  function flush() {
+    rafPending = false;
+    if (!state.dirty || state.inflight || !state.frameReady) return;
+    state.inflight = true;
+    state.dirty = false;
+    frame.contentWindow.postMessage({
+      type: "render", html: state.html, changed: state.changed, version: state.version,
+    }, "*");
+    state.changed = [];
+  }
+
+  function frameUrl() { return cfg.frames[docKey] || "/frame"; }
+  // A new sandboxed frame per document. "allow-scripts" only: never the same-origin flag (the
+  // artifact would share our origin and could read the token), never popups, forms or
+  // top navigation.
+  function loadFrame() {
+    state.frameReady = false;
+    state.inflight = false;
+    var old = frame;
+    var f = document.createElement("iframe");
+    f.id = "gap-frame";
+    f.setAttribute("sandbox", "allow-scripts");
+    f.setAttribute("referrerpolicy", "no-referrer");
+    f.setAttribute("title", "artifact preview");
+    var loads = 0;
+    f.addEventListener("load", function () {
+      loads++;
+      if (loads > 1 && frame === f) {
+        // the artifact navigated its frame away: bring the preview back
+        loads = 0;
+        state.frameReady = false;
+        f.src = frameUrl();
+      }
+    });
+    f.src = frameUrl();
+    old.parentNode.replaceChild(f, old);
+    frame = f;
+  }
+
+  window.addEventListener("message", function (e) {
+    if (e.source !== frame.contentWindow) return;  // only our frame
+    var m = e.data;
+    if (!m || typeof m !== "object") return;
+    if (m.type === "ready") {
+      state.frameReady = true;
+      state.inflight = false;
+      state.changed = null;
+      if (state.html !== null) { state.dirty = true; schedule(); }
+      sendCursor();
+    } else if (m.type === "rendered") {
+      state.inflight = false;
+      if (typeof m.version === "number" || typeof m.version === "string") {
+        window.__gap.rendered.push({ version: m.version, t: Number(m.t), ms: Number(m.ms), mode: String(m.mode) });
+        if (window.__gap.rendered.length > 5000) window.__gap.rendered.splice(0, 1000);
+      }
+      if (state.dirty) schedule();
+    } else if (m.type === "reveal") {
+      if (!revealBox.checked || typeof m.target !== "string" || m.target.length > 512) return;
+      fetch("/reveal", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-Gap-Token": token },
+        body: JSON.stringify({ doc: docKey, target: m.target }),
+        credentials: "omit", cache: "no-store",
+      }).catch(function () {});
+    }
+  });
+
+  function sendCursor() {
+    if (!state.frameReady) return;
+    frame.contentWindow.postMessage({ type: "cursor", target: state.cursor, follow: followBox.checked }, "*");
+  }
+
+  function resync(why) {
+    window.__gap.errors.push(why);
+    state.lastId = null;
+    reconnect(true);
+  }
+
+  // -- transports ---------------------------------------------------------------------------
+  var es = null, ws = null, retryMs = 3000, timer = null;
+  function q(extra) {
+    var p = new URLSearchParams({ doc: docKey, token: token });
+    if (extra) for (var k in extra) if (extra[k] !== null && extra[k] !== undefined) p.set(k, extra[k]);
+    return p.toString();
+  }
+  function handle(name, data, id) {
+    if (id !== undefined && id !== null && id !== "") { state.lastId = id; window.__gap.lastEventId = id; }
+    if (name === "gap:envelope") onEnvelope(JSON.parse(data));
+    else if (name === "preview:cursor") { state.cursor = JSON.parse(data).target; sendCursor(); }
+    else if (name === "gap:error") {
+      var err = JSON.parse(data); window.__gap.errors.push(err.code);
+      if (err.fatal) { setStatus("error"); disconnect(); }
+    } else if (name === "gap:heartbeat") { /* alive */ }
+    else if (name === "gap:complete") {
+      var c = JSON.parse(data);
+      state.closed = true;
+      disconnect();
+      setStatus(c.reason === "done" ? "done" : "closed");
+      if (c.reason === "done") { try { window.close(); } catch (e) { /* not script-opened */ } }
+    }
+  }
+  function disconnect() {
+    if (es) { es.close(); es = null; }
+    if (ws) { ws.onclose = null; ws.close(); ws = null; }
+    if (timer) { clearTimeout(timer); timer = null; }
+  }
+  function connect() {
+    if (!docKey) return;
+    state.closed = false;
+    setStatus("connecting");
+    if (cfg.transport === "ws") return connectWs();
+    // EventSource resends Last-Event-ID itself when it reconnects; a fresh one starts from
+    // our own last id (query parameter, same meaning).
+    es = new EventSource("/events?" + q({ last_event_id: state.lastId }));
+    es.onopen = function () { setStatus("live"); };
+    es.onerror = function () { if (!state.closed) setStatus("reconnecting"); };
+    ["gap:envelope", "gap:error", "gap:heartbeat", "gap:complete", "preview:cursor"].forEach(function (n) {
+      es.addEventListener(n, function (e) { handle(n, e.data, n === "gap:envelope" ? e.lastEventId : null); });
+    });
+  }
+  function connectWs() {
+    var scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    ws = new WebSocket(scheme + "//" + location.host + "/ws?" + q({ last_event_id: state.lastId }));
+    ws.onopen = function () { setStatus("live"); };
+    ws.onmessage = function (e) {
+      var m = JSON.parse(e.data);
+      if (m.retry) { retryMs = m.retry; return; }
+      handle(m.event, JSON.stringify(m.data), m.id);
+    };
+    ws.onclose = function () {
+      ws = null;
+      if (state.closed) return;
+      setStatus("reconnecting");
+      timer = setTimeout(connect, retryMs);
+    };
+  }
+  function reconnect(fresh) {
+    disconnect();
+    if (fresh) state.lastId = null;
+    connect();
+  }
+  // tests: drop the connection as a network failure would; the stream resumes by Last-Event-ID
+  window.__gap.dropConnection = function () {
+    if (es) { es.close(); es = null; setStatus("reconnecting"); setTimeout(connect, 50); }
+    if (ws) { ws.close(); }
+  };
+
+  // -- documents ----------------------------------------------------------------------------
+  function fillPicker(docs) {
+    var keys = docs.map(function (d) { return d.key; }).join("\n");
+    if (picker.dataset.keys === keys) return;
+    picker.dataset.keys = keys;
+    picker.textContent = "";
+    docs.forEach(function (d) {
+      cfg.frames[d.key] = d.frame;
+      var o = document.createElement("option");
+      o.value = d.key;
+      o.textContent = d.title;
+      if (d.key === docKey) o.selected = true;
+      picker.appendChild(o);
+    });
+    picker.hidden = docs.length < 2 && !!docKey;
+  }
+  function choose(key) {
+    if (key === docKey) return;
+    docKey = key;
+    addressBar();
+    state.html = null; state.lastId = null; state.cursor = null;
+    disconnect();
+    loadFrame();
+    connect();
+  }
+  picker.addEventListener("change", function () { choose(picker.value); });
+  function poll() {
+    fetch("/documents", { headers: { "X-Gap-Token": token }, credentials: "omit", cache: "no-store" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (docs) {
+        if (!docs) return;
+        fillPicker(docs);
+        if (!docKey && docs.length === 1) choose(docs[0].key);
+        else if (!docKey && docs.length > 1) { emptyEl.hidden = false; emptyEl.textContent = "Choose a document above."; picker.hidden = false; }
+      })
+      .catch(function () {});
+  }
+  followBox.addEventListener("change", sendCursor);
+
+  fillPicker(cfg.docs);
+  if (!docKey && cfg.docs.length === 1) docKey = cfg.docs[0].key, addressBar();
+  if (docKey) { loadFrame(); connect(); }
+  else { emptyEl.hidden = false; emptyEl.textContent = cfg.docs.length ? "Choose a document above." : "Waiting for a document…"; picker.hidden = cfg.docs.length === 0; }
+  poll();
+  setInterval(poll, 2000);
+})();
