@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 from bisect import bisect_right
+from collections import deque
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import unquote, urlparse
@@ -24,6 +25,8 @@ from gap_engine.replay import format_for_path
 from lsprotocol import types
 
 _NL = re.compile(r"\r\n|\r|\n")
+HISTORY_VERSIONS = 256
+HISTORY_CHARS = 32_000_000
 
 #: LSP languageId → MIME type of the artifact (GAP §3.1.1 ``meta.format``).
 LANGUAGE_FORMATS = {
@@ -93,6 +96,29 @@ class Document:
         self._pending: list[tuple[int, int]] = []  # (line, delta): starts of lines > line shift by delta
         self._index: Index | None = None
         self.changed = asyncio.Event() if _has_loop() else None
+        #: earlier ``(version, text)`` pairs, newest last (for automatic rebase, GAP §3.3)
+        self.history: deque[tuple[int | None, str]] = deque(maxlen=HISTORY_VERSIONS)
+        #: bumped on every change (cache key for derived data: symbols, envelopes…)
+        self.generation = 0
+
+    def remember(self) -> None:
+        """Record the current ``(version, text)`` before a change (cheap: strings are shared)."""
+        h = self.history
+        if h and h[-1][0] == self.version:
+            return
+        h.append((self.version, self.text))
+        total = sum(len(t) for _, t in h)
+        while len(h) > 1 and total > HISTORY_CHARS:
+            total -= len(h.popleft()[1])
+
+    def text_at(self, version: int | None) -> str | None:
+        """The text the document had at ``version`` (current or remembered), else None."""
+        if version == self.version:
+            return self.text
+        for v, t in reversed(self.history):
+            if v == version:
+                return t
+        return None
 
     # -- targets -----------------------------------------------------------------------------
     @property
@@ -217,6 +243,7 @@ class Document:
         old = self.text
         new = old[:s] + text + old[e:]
         self.text = new
+        self.generation += 1
         if self._index is not None:
             self._index = self._index.splice(s, e, text, new)
         if self._starts is not None:
@@ -230,6 +257,7 @@ class Document:
 
     def replace_all(self, text: str) -> None:
         self.text = text
+        self.generation += 1
         self._starts = None
         self._pending = []
         self._index = None

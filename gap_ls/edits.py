@@ -17,7 +17,8 @@ import json
 import logging
 from typing import Any
 
-from gap_engine import GapError, apply_with_splices, ingest, parse_envelope
+import attrs
+from gap_engine import GapError, apply_with_splices, ingest, parse_envelope, scan
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
@@ -44,21 +45,48 @@ def text_edits(doc: Document, splices) -> list[types.TextEdit]:
     return [types.TextEdit(range=doc.range_at(s.start, s.end), new_text=s.text) for s in splices]
 
 
-def workspace_edit(ls, doc: Document, edits: list[types.TextEdit], label: str | None = None) -> types.WorkspaceEdit:
-    """A ``WorkspaceEdit`` for one document: ``documentChanges`` with a versioned identifier
-    when the client supports them, else ``changes``."""
+#: the change annotation used for applied envelopes (LSP 3.17 §ChangeAnnotation)
+ANNOTATION_ID = "gap.apply"
+
+
+def supports_annotations(ls) -> bool:
+    """Does the client support change annotations (and so ``needsConfirmation``)?"""
+    caps = ls.client_capabilities.workspace
+    we = caps.workspace_edit if caps else None
+    return bool(we is not None and we.document_changes and we.change_annotation_support is not None)
+
+
+def multi_edit(ls, per_doc: dict[str, tuple[int | None, list[types.TextEdit]]], annotation: types.ChangeAnnotation | None = None) -> types.WorkspaceEdit:
+    """A ``WorkspaceEdit`` over several documents: ``{uri: (version or None, edits)}``.
+
+    ``documentChanges`` with ``OptionalVersionedTextDocumentIdentifier`` when the client
+    supports them (else ``changes``); with ``annotation`` and a client that supports change
+    annotations, every edit is an ``AnnotatedTextEdit`` referring to it.
+    """
     caps = ls.client_capabilities.workspace
     we = caps.workspace_edit if caps else None
     if we is not None and we.document_changes:
-        return types.WorkspaceEdit(
-            document_changes=[
+        annotate = annotation is not None and supports_annotations(ls)
+        dcs = []
+        for uri, (version, edits) in per_doc.items():
+            if annotate:
+                edits = [types.AnnotatedTextEdit(range=e.range, new_text=e.new_text, annotation_id=ANNOTATION_ID) for e in edits]
+            dcs.append(
                 types.TextDocumentEdit(
-                    text_document=types.OptionalVersionedTextDocumentIdentifier(uri=doc.uri, version=doc.version),
+                    text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
                     edits=edits,
                 )
-            ]
+            )
+        return types.WorkspaceEdit(
+            document_changes=dcs,
+            change_annotations={ANNOTATION_ID: annotation} if annotate else None,
         )
-    return types.WorkspaceEdit(changes={doc.uri: edits})
+    return types.WorkspaceEdit(changes={uri: edits for uri, (_, edits) in per_doc.items()})
+
+
+def workspace_edit(ls, doc: Document, edits: list[types.TextEdit], label: str | None = None, annotation: types.ChangeAnnotation | None = None) -> types.WorkspaceEdit:
+    """A ``WorkspaceEdit`` for one document (see :func:`multi_edit`)."""
+    return multi_edit(ls, {doc.uri: (doc.version, edits)}, annotation)
 
 
 def _envelope_text(envelope: Any) -> str:
@@ -78,20 +106,108 @@ def resolve_document(ls, uri: str) -> Document:
     return Document(uri, None, "", path.read_text("utf-8"), ls.documents.encoding)
 
 
+def _stated_version(text: str) -> int | None:
+    """The ``version`` an envelope states (None when it states none or is not an edit)."""
+    try:
+        ing = ingest(text)
+    except GapError:
+        return None
+    if ing.envelope.name != "edit" or any(r.startswith("version ") for r in ing.repairs):
+        return None
+    return ing.envelope.version
+
+
+def _region(text: str, fmt: str, target) -> str | None:
+    if target.type == "id":
+        span = scan(text).get(target.value)
+        return None if span is None else text[span.content_start : span.content_end]
+    from gap_engine.pointer import pointer_span
+
+    sp = pointer_span(text, fmt, target.value)
+    return None if sp is None else text[sp[0] : sp[1]]
+
+
+def rebase_check(doc: Document, env, stated: int | None) -> str | None:
+    """Automatic rebase (GAP §3.3, §5.3): an envelope produced for an older version of ``doc``
+    applies to the current text only when every region it targets is unchanged since.
+
+    Returns a note for the repairs list when the envelope was rebased, None when no rebase
+    was needed or the base version is unknown (lenient: the stated version is then taken as a
+    model's guess).
+
+    Raises:
+        ApplyFailed: ``version_conflict`` naming the targets that changed (or disappeared).
+    """
+    if stated is None or doc.version is None:
+        return None
+    cur = max(doc.version, 1)
+    base = stated - 1
+    if base >= cur:
+        return None
+    old = doc.text_at(base if base != 1 or doc.text_at(1) is not None else 0)
+    if old is None:
+        return None
+    changed = []
+    for op in env.content:
+        t = op.target
+        was = _region(old, doc.format, t)
+        now = _region(doc.text, doc.format, t)
+        if was is None and now is None:
+            continue  # target_not_found will say so
+        if was != now:
+            what = "was removed" if now is None else ("was added" if was is None else "was edited")
+            changed.append(f"{t.type} {t.value!r} {what}")
+    if changed:
+        msg = (
+            f"the envelope was produced for version {base} but the document is at version {cur}, "
+            f"and since then {', '.join(dict.fromkeys(changed))}; re-create the edit against the current text"
+        )
+        raise ApplyFailed(f"version_conflict: {msg}", {"code": "version_conflict", "message": msg, "changed": changed})
+    return f"rebased from version {base} to {cur}: the targeted regions are unchanged"
+
+
+def read_envelope_argument(ls, envelope: Any) -> tuple[Any, str | None]:
+    """An envelope argument → (envelope text or data, artifact name it states if read from a
+    file). A ``file:`` URI of an envelope file is read (from the editor when open)."""
+    if isinstance(envelope, str) and envelope.startswith("file:") and "\n" not in envelope and len(envelope) < 4096:
+        from .envelope_files import envelope_kind, find_envelopes
+        from .workspace import read_text
+
+        text = read_text(ls, envelope)
+        if text is None:
+            raise ApplyFailed(f"cannot read envelope file {envelope}")
+        refs = [r for r in find_envelopes(text, envelope_kind(envelope) or "json") if r.data is not None]
+        if not refs:
+            raise ApplyFailed(f"{envelope} holds no readable envelope", {"code": "invalid_envelope", "message": "no envelope"})
+        return refs[0].text, refs[0].artifact_name
+    return envelope, None
+
+
 async def apply_envelope(ls, uri: str, envelope: Any, *, lenient: bool = True, label: str = "Apply GAP edit") -> dict:
     """Apply an envelope to the document ``uri`` through ``workspace/applyEdit``.
 
     Args:
-        envelope: envelope JSON text (or raw model output when ``lenient``), or decoded JSON.
+        envelope: envelope JSON text (or raw model output when ``lenient``), decoded JSON,
+            or the ``file:`` URI of an envelope file.
+
+    Rebase: when the envelope states a version older than the document's and that version is
+    remembered, it applies only if every targeted region is unchanged since (see
+    :func:`rebase_check`).
+
+    The edit carries a change annotation with ``needsConfirmation`` when the client supports
+    annotations and ``gap.confirmEdits`` is on (VS Code then shows accept/reject); a plain
+    versioned edit otherwise.
 
     Returns:
         ``{"applied": True, "version": <document version after the edit>, "targets": [ids],
         "repairs": [what lenient parsing fixed], "warnings": [...]}``
 
     Raises:
-        ApplyFailed: the envelope was rejected (``data`` = the GAP error) or the client
-            refused the edit. The document is unchanged in both cases.
+        ApplyFailed: the envelope was rejected (``data`` = the GAP error), the document
+            changed under it (``version_conflict``) or the client refused the edit. The
+            document is unchanged in every case.
     """
+    envelope, _ = read_envelope_argument(ls, envelope)
     doc = resolve_document(ls, uri)
     artifact = doc.artifact()
     text = _envelope_text(envelope)
@@ -101,6 +217,12 @@ async def apply_envelope(ls, uri: str, envelope: Any, *, lenient: bool = True, l
             env, repairs = ing.envelope, list(ing.repairs)
         else:
             env, repairs = parse_envelope(text), []
+        if env.name == "edit":
+            note = rebase_check(doc, env, _stated_version(text) if lenient else env.version)
+            if note is not None:
+                repairs = [r for r in repairs if not r.startswith("version ")] + [note]
+                if not lenient:
+                    env = attrs.evolve(env, version=artifact.version + 1)
         result = apply_with_splices(artifact, env, strict_markers=ls.settings.strict_markers)
     except GapError as err:
         data = err.to_dict()
@@ -108,6 +230,9 @@ async def apply_envelope(ls, uri: str, envelope: Any, *, lenient: bool = True, l
             data["op_index"] = err.op_index
         ls.show(f"GAP edit rejected, document unchanged — {err.code}: {err.message}", types.MessageType.Error)
         raise ApplyFailed(f"{err.code}: {err.message}", data) from None
+    except ApplyFailed as err:
+        ls.show(f"GAP edit rejected, document unchanged — {err.message}", types.MessageType.Error)
+        raise
     new_body = result.artifact.body
     targets = [t.id for t in result.artifact.targets]
     if new_body == doc.text:
@@ -115,8 +240,16 @@ async def apply_envelope(ls, uri: str, envelope: Any, *, lenient: bool = True, l
     edits = text_edits(doc, result.splices)
     if doc.changed is not None:
         doc.changed.clear()
+    annotation = None
+    if getattr(ls.settings, "confirm_edits", True):
+        named = sorted({op.target.value for op in env.content}) if env.name == "edit" else []
+        annotation = types.ChangeAnnotation(
+            label=label,
+            needs_confirmation=True,
+            description=(f"{len(env.content)} operation(s) on {', '.join(named)}" if named else "regenerate the artifact"),
+        )
     res = await ls.workspace_apply_edit_async(
-        types.ApplyWorkspaceEditParams(edit=workspace_edit(ls, doc, edits), label=label)
+        types.ApplyWorkspaceEditParams(edit=workspace_edit(ls, doc, edits, annotation=annotation), label=label)
     )
     if not res.applied:
         reason = res.failure_reason or "the client did not apply the edit"
@@ -142,6 +275,18 @@ async def apply_envelope(ls, uri: str, envelope: Any, *, lenient: bool = True, l
 
 def register(ls) -> None:
     @ls.command("gap.applyEnvelope")
-    async def _apply_envelope(ls, uri: str, envelope: Any) -> dict:
-        """``gap.applyEnvelope [uri, envelopeText]`` (see :func:`apply_envelope`)."""
-        return await apply_envelope(ls, uri, envelope)
+    async def _apply_envelope(ls, uri: str, *rest) -> dict:
+        """``gap.applyEnvelope [uri, envelope]`` (see :func:`apply_envelope`); ``envelope`` is
+        text, decoded JSON or an envelope file URI. ``gap.applyEnvelope [envelopeFileUri]``
+        applies that file's envelope to the artifact it names."""
+        if not isinstance(uri, str):
+            raise ApplyFailed("gap.applyEnvelope: the first argument is a document URI")
+        if rest:
+            return await apply_envelope(ls, uri, rest[0])
+        from .envelope_files import resolve_artifact
+
+        text, name = read_envelope_argument(ls, uri)
+        view = resolve_artifact(ls, name, uri)
+        if view is None:
+            raise ApplyFailed(f"no artifact named {name!r} is open or in the workspace", {"code": "target_not_found", "message": f"artifact {name!r} not found"})
+        return await apply_envelope(ls, view.uri, text)

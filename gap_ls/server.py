@@ -54,6 +54,7 @@ class GapProtocol(LanguageServerProtocol):
         ls: GapLanguageServer = self._server  # type: ignore[assignment]
         doc = ls.documents.get(params.text_document.uri)
         if doc is not None:
+            doc.remember()
             for change in params.content_changes:
                 doc.apply_change(change)
             doc.version = params.text_document.version

@@ -34,6 +34,9 @@ class Settings:
             then ``OPENAI_API_KEY``). The key is never logged (``repr`` hides it).
         tokenizer: a ``tokenizer.json`` path or cached hub name (``gap.tokenizer``, env
             ``GAP_TOKENIZER``).
+        confirm_edits: applied envelopes carry a change annotation with
+            ``needsConfirmation`` when the client supports it (``gap.confirmEdits``, default
+            true; VS Code then shows an accept/reject preview).
     """
 
     strict_markers: bool = True
@@ -44,6 +47,7 @@ class Settings:
     llm_api_key: str | None = attrs.field(default=None, repr=lambda v: "***" if v else "None")
     llm_max_repairs: int = 2
     tokenizer: str | None = None
+    confirm_edits: bool = True
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -66,6 +70,7 @@ class Settings:
             "debounce_ms": (section.get("diagnostics") or {}).get("debounceMs") if isinstance(section.get("diagnostics"), dict) else None,
             "preview_port": (section.get("preview") or {}).get("port") if isinstance(section.get("preview"), dict) else None,
             "tokenizer": section.get("tokenizer"),
+            "confirm_edits": section.get("confirmEdits"),
         }
         llm = section.get("llm") if isinstance(section.get("llm"), dict) else {}
         flat.update(
