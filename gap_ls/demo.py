@@ -156,7 +156,9 @@ async def _stop(client: LanguageClient) -> None:
 
 def _say(step: str, ok: bool, res) -> None:
     if ok:
-        extra = f"; repairs: {', '.join(res['repairs'])}" if res.get("repairs") else ""
+        # addressing the envelope to the open document (id, version) is expected, not a repair
+        fixes = [r for r in res.get("repairs") or [] if not r.startswith(("id ", "version "))]
+        extra = f"; repaired: {', '.join(fixes)}" if fixes else ""
         print(f"  ✓ {step}: applied → version {res['version']}, {len(res['targets'])} targets{extra}")
     else:
         print(f"  ✗ {step}: rejected, document unchanged — {res}")
