@@ -26,7 +26,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainT
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .hub import RETRY_MS, Doc, Hub
+from .hub import Doc, Hub
 from .pages import FRAME_CSP, SHELL_CSP, frame_page, shell_page, unauthorized_page
 from .security import Guard, presented_token, token_equal
 
@@ -160,7 +160,7 @@ def build_app(srv: "PreviewServer") -> Guard:
             async for item in hub.stream(doc, last):
                 if first:  # GAP-SSE §3: retry on the first event
                     first = False
-                    yield f"retry: {RETRY_MS}\n".encode() + item.sse()
+                    yield f"retry: {hub.retry_ms}\n".encode() + item.sse()
                 else:
                     yield item.sse()
 
@@ -181,7 +181,7 @@ def build_app(srv: "PreviewServer") -> Guard:
         last = websocket.query_params.get("last_event_id") or None
 
         async def sender():
-            await websocket.send_text(json.dumps({"retry": RETRY_MS}))
+            await websocket.send_text(json.dumps({"retry": hub.retry_ms}))
             agen = hub.stream(doc, last)
             try:
                 async for item in agen:
@@ -335,8 +335,12 @@ def build_app(srv: "PreviewServer") -> Guard:
 
         return EventSourceResponse(gen(), ping=0, headers=SSE_HEADERS, sep="\n")
 
+    async def favicon(request: Request) -> Response:
+        return Response(status_code=204)
+
     routes = [
         Route("/", shell, methods=["GET"]),
+        Route("/favicon.ico", favicon, methods=["GET"]),
         Route("/frame", frame, methods=["GET"]),
         Route("/f/{ftoken}/{ri:int}/{rest:path}", files, methods=["GET"]),
         Route("/documents", documents, methods=["GET"]),

@@ -107,6 +107,7 @@ class Doc:
         self._snap: Item | None = None
         self._raw: tuple[str, Index] | None = None
         self.subscribers = 0
+        self.drop_gen = 0
 
     # -- state -----------------------------------------------------------------------------
     def meta(self) -> dict:
@@ -176,8 +177,11 @@ def _error(code: str, message: str, key: str, fatal: bool = False) -> Item:
 class Hub:
     """All documents of one preview server and the thread-safe way in."""
 
-    def __init__(self, heartbeat: float = 15.0):
+    def __init__(self, heartbeat: float = 15.0, retry_ms: int = RETRY_MS):
         self.heartbeat = heartbeat
+        self.retry_ms = retry_ms
+        #: Last-Event-ID values viewers resumed from (most recent last; bounded; for tests)
+        self.resumes: deque[str] = deque(maxlen=64)
         self.docs: dict[str, Doc] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self.closing = False
@@ -322,6 +326,14 @@ class Hub:
             doc.notify()
 
     # -- reads (on the loop) -----------------------------------------------------------------
+    def drop_viewers(self, key: str) -> None:
+        """End every open stream of ``key`` without ``gap:complete`` (as a network failure
+        would): viewers reconnect and resume with ``Last-Event-ID``. For tests and restarts."""
+        doc = self.docs.get(key)
+        if doc is not None:
+            doc.drop_gen += 1
+            doc.notify()
+
     def live_docs(self) -> list[Doc]:
         return [d for d in self.docs.values() if d.complete is None and d.view is not None]
 
@@ -350,6 +362,9 @@ class Hub:
         :attr:`heartbeat` idle seconds, and ``gap:complete`` when the document closes.
         """
         doc.subscribers += 1
+        drop_gen = doc.drop_gen
+        if last_event_id is not None:
+            self.resumes.append(last_event_id)
         try:
             pos: int
             if last_event_id is None or doc.view is None:
@@ -372,7 +387,7 @@ class Hub:
                 else:
                     pos = n
             cursor_gen = 0 if doc.cursor is not None else doc.cursor_gen
-            while not self.closing:
+            while not self.closing and doc.drop_gen == drop_gen:
                 ev = doc.changed
                 if doc.seq > pos:
                     oldest = doc.oldest()

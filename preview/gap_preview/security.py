@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 #: paths reachable without the session token (they check their own capability or hold nothing)
 PUBLIC_PREFIXES = ("/f/",)
-PUBLIC_PATHS = {"/", "/frame"}
+PUBLIC_PATHS = {"/", "/frame", "/favicon.ico"}
 
 
 def token_equal(given: str | None, expected: str) -> bool:

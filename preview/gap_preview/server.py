@@ -51,6 +51,7 @@ class PreviewServer:
         token_source: optional ``async (prompt, model, max_tokens) -> AsyncIterator[str]`` for
             ``POST /generate`` and ``GET /chat/stream`` (they answer 503 without one).
         heartbeat: seconds of idle before a ``gap:heartbeat`` (GAP-SSE §6: 15).
+        retry_ms: the SSE ``retry:`` sent on the first event (GAP-SSE §3: 3000; ≥ 1000 advised).
 
     Attributes (after :meth:`start`): ``base_url``, ``port``, ``token`` (the per-session
     secret, 256 bits, URL-safe), ``on_reveal`` (set it to receive click-to-source).
@@ -65,6 +66,7 @@ class PreviewServer:
         *,
         token_source: TokenSource | None = None,
         heartbeat: float = 15.0,
+        retry_ms: int = 3000,
     ):
         if not allow_remote and not _is_loopback(host):
             raise ValueError(f"refusing to bind {host!r}: not a loopback address (pass allow_remote=True)")
@@ -75,7 +77,7 @@ class PreviewServer:
         self.token = secrets.token_urlsafe(32)
         self.files_token = secrets.token_urlsafe(24)
         self.token_source = token_source
-        self.hub = Hub(heartbeat=heartbeat)
+        self.hub = Hub(heartbeat=heartbeat, retry_ms=retry_ms)
         self._thread: threading.Thread | None = None
         self._server: uvicorn.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -7,7 +7,7 @@
   var morph = window.morphdom;
   var P = window.parent;
   var HTML_NS = "http://www.w3.org/1999/xhtml", SVG_NS = "http://www.w3.org/2000/svg";
-  var MARK = /<(\/?)gap:target\b[^>]*>/g;
+  var MARK = /<(\/?)gap:target\b([^>]*)>/g;
   var ID = /\bid="([^"]*)"/;
   var html = null;          // the current view (with markers)
   var cursor = null, follow = true;
@@ -212,7 +212,11 @@
   }
   document.addEventListener("click", function (e) {
     if (!revealEnabled || !e.target || e.target.nodeType !== 1) return;
-    var id = innermostTarget(e.target);
+    // the text under the pointer (an inline target inside a paragraph), else the element
+    var node = e.target;
+    var caret = document.caretRangeFromPoint ? document.caretRangeFromPoint(e.clientX, e.clientY) : null;
+    if (caret && caret.startContainer && caret.startContainer.nodeType === 3 && e.target.contains(caret.startContainer)) node = caret.startContainer;
+    var id = innermostTarget(node);
     if (id !== null) P.postMessage({ type: "reveal", target: id }, "*");
   }, true);
 

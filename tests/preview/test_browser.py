@@ -1,0 +1,252 @@
+"""The preview page in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from gap_preview import PreviewServer
+
+from .conftest import DASHBOARD, wait_until
+
+pytestmark = pytest.mark.browser
+
+KEY = "dash"
+URI = "file:///work/dash.html"
+
+
+@pytest.fixture
+def bsrv(tmp_path):
+    s = PreviewServer(roots=[tmp_path], heartbeat=5, retry_ms=200).start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def pub(srv, version, text, key=KEY, fmt="text/html", uri=URI):
+    srv.publish(key, uri=uri, version=version, text=text, format=fmt)
+
+
+def rendered(page, version, timeout=5.0):
+    """Wait until the frame reports ``version`` rendered; return that record."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        recs = page.evaluate("window.__gap ? window.__gap.rendered : []")
+        for r in recs:
+            if r["version"] == version:
+                return r
+        time.sleep(0.01)
+    raise AssertionError(f"version {version} never rendered; got {recs}")
+
+
+def frame(page):
+    wait_until(lambda: len(page.frames) > 1 and page.frames[1].url.endswith("/frame"))
+    return page.frames[1]
+
+
+def open_doc(page, srv, key=KEY, version=1, **kw):
+    page.goto(srv.url_for(key, **kw))
+    rendered(page, version)
+    return frame(page)
+
+
+def test_render_update_without_reload_token_dropped(page, bsrv):
+    pub(bsrv, 1, DASHBOARD)
+    fr = open_doc(page, bsrv)
+    assert bsrv.token not in page.url and "doc=dash" in page.url
+    assert fr.locator("h1").inner_text() == "Revenue dashboard"
+    page.evaluate("window.__outer = 'kept'")
+    fr.evaluate("window.__inner = 'kept'")
+    pub(bsrv, 2, DASHBOARD.replace("$12,340", "$15,720"))
+    r = rendered(page, 2)
+    assert r["mode"] == "local"  # an edit envelope morphed only the changed target
+    assert "$15,720" in fr.locator("p.stat").first.inner_text()
+    assert page.evaluate("window.__outer") == "kept" and fr.evaluate("window.__inner") == "kept"
+    # markers are not in the DOM as elements, only as comments
+    assert fr.evaluate("document.getElementsByTagName('gap:target').length") == 0
+    # a change outside every target → synthesize → full morph, still no reload
+    pub(bsrv, 3, DASHBOARD.replace("<title>Dash</title>", "<title>Dash 3</title>"))
+    assert rendered(page, 3)["mode"] == "full"
+    assert fr.evaluate("document.title") == "Dash 3" and fr.evaluate("window.__inner") == "kept"
+
+
+def test_scroll_focus_details_and_inputs_survive(page, bsrv):
+    pub(bsrv, 1, DASHBOARD)
+    fr = open_doc(page, bsrv)
+    fr.locator("#det summary").click()
+    assert fr.evaluate("document.getElementById('det').open")
+    fr.locator("#name").fill("typed by the user")
+    fr.locator("#notes").fill("notes typed")
+    fr.locator("#name").focus()
+    fr.evaluate("window.scrollTo(0, 1200)")
+    wait_until(lambda: fr.evaluate("window.scrollY") == 1200)
+    text = DASHBOARD
+    changes = (
+        lambda t: t.replace("$12,340", "$1"),  # edit inside a target
+        lambda t: t.replace('<footer id="foot">v1</footer>', '<footer id="foot">v9</footer>'),
+        lambda t: "<!-- outside -->" + t,  # synthesize: the whole document is morphed
+    )
+    for v, change in enumerate(changes, start=2):
+        text = change(text)
+        pub(bsrv, v, text)
+        rendered(page, v)
+        assert fr.evaluate("window.scrollY") == 1200
+        assert fr.evaluate("document.getElementById('det').open")
+        assert fr.evaluate("document.getElementById('name').value") == "typed by the user"
+        assert fr.evaluate("document.getElementById('notes').value") == "notes typed"
+        assert fr.evaluate("document.activeElement && document.activeElement.id") == "name"
+    assert fr.locator("#foot").inner_text() == "v9"
+
+
+def test_artifact_changes_its_own_details_and_scripts_run(page, bsrv):
+    doc = '<gap:target id="d"><details id="x"><summary>s</summary>b</details></gap:target><script>window.ran = (window.ran||0) + 1</script>'
+    pub(bsrv, 1, doc)
+    fr = open_doc(page, bsrv)
+    assert fr.evaluate("window.ran") == 1
+    pub(bsrv, 2, doc.replace('<details id="x">', '<details id="x" open>'))
+    rendered(page, 2)
+    assert fr.evaluate("document.getElementById('x').open")  # the artifact's own change applies
+    assert fr.evaluate("window.ran") == 1  # unchanged scripts do not run again
+
+
+def test_click_to_source(page, bsrv):
+    calls = []
+    bsrv.on_reveal = lambda *a: calls.append(a)
+    pub(bsrv, 1, DASHBOARD)
+    fr = open_doc(page, bsrv)
+    fr.locator("#foot").click()
+    wait_until(lambda: calls)
+    key, uri, offset, target = calls[-1]
+    assert (key, uri, target) == (KEY, URI, "footer")
+    assert DASHBOARD[offset:].startswith('<footer id="foot">')
+    fr.get_by_text("$12,340").click()
+    wait_until(lambda: len(calls) == 2)
+    assert calls[-1][3] == "revenue" and DASHBOARD[calls[-1][2]:].startswith("$12,340")
+    fr.locator("#users").click()
+    wait_until(lambda: len(calls) == 3)
+    assert calls[-1][3] == "stats"
+
+
+def test_cursor_outline_and_follow(page, bsrv):
+    pub(bsrv, 1, DASHBOARD)
+    fr = open_doc(page, bsrv)
+    assert fr.evaluate("window.scrollY") == 0
+    bsrv.set_cursor(KEY, DASHBOARD.index("<footer"))
+    wait_until(lambda: fr.evaluate("(document.querySelector('[data-gap-overlay]')||{}).dataset?.target") == "footer")
+    box = fr.evaluate(
+        "(() => { const o = document.querySelector('[data-gap-overlay]').getBoundingClientRect();"
+        " const f = document.getElementById('foot').getBoundingClientRect();"
+        " return [o.left, o.top, o.width, o.height, f.left, f.top, f.width, f.height]; })()"
+    )
+    assert box[2] > 0 and box[3] > 0
+    assert abs(box[0] - box[4]) < 2 and abs(box[1] - box[5]) < 2 and abs(box[3] - box[7]) < 2
+    assert fr.evaluate("window.scrollY") > 1000  # followed the cursor down to the footer
+    # the outline survives a re-render and moves with the cursor
+    pub(bsrv, 2, DASHBOARD.replace("$12,340", "$2"))
+    rendered(page, 2)
+    assert fr.evaluate("document.querySelector('[data-gap-overlay]').dataset.target") == "footer"
+    bsrv.set_cursor(KEY, DASHBOARD.index("$12,340"))
+    wait_until(lambda: fr.evaluate("document.querySelector('[data-gap-overlay]').dataset.target") == "revenue")
+    bsrv.set_cursor(KEY, None)
+    wait_until(lambda: fr.evaluate("document.querySelector('[data-gap-overlay]').style.display") == "none")
+
+
+@pytest.mark.parametrize("transport", [None, "ws"])
+def test_reconnect_resumes_with_last_event_id(page, bsrv, transport):
+    pub(bsrv, 1, DASHBOARD)
+    fr = open_doc(page, bsrv, transport=transport)
+    pub(bsrv, 2, DASHBOARD.replace("$12,340", "$2"))
+    rendered(page, 2)
+    last = page.evaluate("window.__gap.lastEventId")
+    assert last == "1"
+    # the server drops the connection (as a network failure would) and changes happen meanwhile
+    bsrv.call(bsrv.hub.drop_viewers, KEY).result(5)
+    pub(bsrv, 3, DASHBOARD.replace("$12,340", "$3"))
+    r = rendered(page, 3)
+    assert r["mode"] == "local"  # resumed with the edit, not a fresh synthesize
+    assert "1" in list(bsrv.hub.resumes)
+    assert page.evaluate("window.__gap.errors") == []
+    assert "$3" in fr.locator("p.stat").first.inner_text()
+
+
+def test_done_and_close_end_the_page(page, bsrv):
+    import httpx
+
+    pub(bsrv, 1, DASHBOARD)
+    open_doc(page, bsrv)
+    r = httpx.post(bsrv.base_url + "/done", headers={"X-Gap-Token": bsrv.token})
+    assert r.status_code == 200
+    wait_until(lambda: page.evaluate("document.getElementById('gap-status').dataset.state") == "done")
+
+
+def test_document_picker(page, bsrv):
+    pub(bsrv, 1, "<p id=a>first</p>", key="a", uri="file:///w/a.html")
+    pub(bsrv, 1, "# second", key="b", uri="file:///w/b.md", fmt="text/markdown")
+    wait_until(lambda: len(bsrv.hub.live_docs()) == 2)
+    page.goto(bsrv.url_for())
+    wait_until(lambda: page.evaluate("document.getElementById('gap-picker').options.length") == 2)
+    page.select_option("#gap-picker", "b")
+    rendered(page, 1)
+    assert frame(page).locator("h1").inner_text() == "second"
+    assert "doc=b" in page.url and bsrv.token not in page.url
+
+
+def test_artifact_cannot_reach_token_server_or_parent(page, bsrv):
+    probe = """<pre id="out"></pre><script>
+(async () => {
+  const r = {};
+  const t = (k, f) => { try { r[k] = String(f()); } catch (e) { r[k] = 'blocked:' + e.name; } };
+  t('parentDoc', () => parent.document.body.innerHTML);
+  t('parentHref', () => parent.location.href);
+  t('topHref', () => top.location.href);
+  t('cookie', () => document.cookie);
+  t('storage', () => localStorage.getItem('x'));
+  t('session', () => sessionStorage.length);
+  r.href = location.href; r.referrer = document.referrer; r.html = document.documentElement.outerHTML.length;
+  for (const [k, u] of [['same', '/content'], ['abs', 'http://127.0.0.1:PORT/content?doc=dash'], ['events', '/events?doc=dash']]) {
+    try { const resp = await fetch(u); r[k] = 'status:' + resp.status + ':' + (await resp.text()).slice(0, 40); }
+    catch (e) { r[k] = 'blocked:' + e.name; }
+  }
+  try { const w = new WebSocket('ws://127.0.0.1:PORT/ws?doc=dash'); await new Promise((ok) => { w.onopen = () => ok(r.ws = 'open'); w.onerror = () => ok(r.ws = 'blocked'); setTimeout(ok, 1500); }); }
+  catch (e) { r.ws = 'blocked:' + e.name; }
+  document.getElementById('out').textContent = JSON.stringify(r);
+})();
+</script>""".replace("PORT", str(bsrv.port))
+    pub(bsrv, 1, probe)
+    fr = open_doc(page, bsrv)
+    wait_until(lambda: fr.evaluate("document.getElementById('out').textContent"), timeout=8)
+    import json
+
+    r = json.loads(fr.evaluate("document.getElementById('out').textContent"))
+    for k in ("parentDoc", "parentHref", "cookie", "storage", "session"):
+        assert r[k].startswith("blocked"), (k, r[k])
+    assert r["topHref"].startswith("blocked")
+    assert bsrv.token not in json.dumps(r)
+    assert r["referrer"] == ""
+    for k in ("same", "abs", "events"):
+        assert r[k].startswith("blocked"), (k, r[k])  # CSP connect-src https: only
+    assert r["ws"].startswith("blocked")
+    # and the page's own document never carried the token into the frame
+    assert bsrv.token not in fr.evaluate("document.documentElement.outerHTML")
+
+
+def test_markdown_and_code_views(page, bsrv):
+    md = '# Notes\n\n<gap:target id="intro">\nSome *text*.\n</gap:target>\n\n<script>alert(1)</script>\n'
+    pub(bsrv, 1, md, fmt="text/markdown", uri="file:///w/n.md")
+    fr = open_doc(page, bsrv)
+    assert fr.locator("em").inner_text() == "text"
+    assert "<script>alert(1)</script>" in fr.locator("body").inner_text()  # shown as text
+    pub(bsrv, 2, md.replace("*text*", "*more text*"), fmt="text/markdown", uri="file:///w/n.md")
+    rendered(page, 2)
+    assert fr.locator("em").inner_text() == "more text"
+
+
+def test_websocket_transport_page(page, bsrv):
+    pub(bsrv, 1, DASHBOARD)
+    fr = open_doc(page, bsrv, transport="ws")
+    assert page.evaluate("window.__gap.transport") == "ws"
+    pub(bsrv, 2, DASHBOARD.replace("Revenue dashboard", "Over WebSocket"))
+    rendered(page, 2)
+    assert fr.locator("h1").inner_text() == "Over WebSocket"
