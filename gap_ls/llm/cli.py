@@ -148,6 +148,9 @@ async def _run(args, cfg: LLMConfig) -> int:
 
 def main(argv: list[str]) -> int:
     """Entry point for ``gap-ls edit …`` (``argv`` excludes ``edit``); returns the exit status."""
+    from .config import install_log_redaction
+
+    install_log_redaction()
     p = _parser()
     try:
         args = p.parse_args(argv)

@@ -22,15 +22,14 @@ Code actions: "Edit with instruction…" (``refactor.rewrite.gap.instruction``; 
 prompts for the instruction, see docs/llm.md — the action's command carries
 ``[uri, null, targetId]``) and "Add targets with the model"
 (``refactor.rewrite.gap.addTargets``, on a file without targets). They are added to the
-server's existing ``textDocument/codeAction`` handler when one is registered (chained), else
-registered on their own.
+server's code action hub (:func:`gap_ls.actions.add_provider`), or registered on their own
+when the server has no hub.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import re
 import time
@@ -402,58 +401,72 @@ def _wanted(only, kind: str) -> bool:
     return any(kind == k or kind.startswith(k + ".") or k == "" for k in only)
 
 
+def instruction_action(ls, doc, params, start: int, end: int) -> list[types.CodeAction]:
+    """"Edit with instruction…", scoped to the innermost target around ``[start, end)``.
+
+    The command's arguments are ``[uri, null, targetId]``: the client fills in the
+    instruction (VS Code: an input box); a client without input runs the command itself with
+    the instruction as the second argument."""
+    tid = smallest_enclosing_target(doc.artifact(), start, end)
+    title = TITLE_INSTRUCTION if tid is None else f"{TITLE_INSTRUCTION[:-1]} on “{tid}”…"
+    return [types.CodeAction(title=title, kind=KIND_INSTRUCTION, command=types.Command(title=TITLE_INSTRUCTION, command=CMD_EDIT, arguments=[doc.uri, None, tid]))]
+
+
+def add_targets_action(ls, doc, params, start: int, end: int) -> list[types.CodeAction]:
+    """"Add targets with the model" on a text document that has no targets (not JSON)."""
+    if doc.index.infos or "json" in doc.format or not doc.text.strip():
+        return []
+    return [types.CodeAction(title=TITLE_ADD_TARGETS, kind=KIND_ADD_TARGETS, command=types.Command(title=TITLE_ADD_TARGETS, command=CMD_ADD_TARGETS, arguments=[doc.uri]))]
+
+
 def code_actions(ls, params: types.CodeActionParams) -> list[types.CodeAction]:
-    """"Edit with instruction…" (always, scoped to the innermost target at the selection)
-    and "Add targets with the model" (on a text document without targets)."""
+    """Both actions for a ``textDocument/codeAction`` request (honours ``context.only``)."""
     doc = ls.documents.get(params.text_document.uri)
     if doc is None:
         return []
     only = params.context.only if params.context else None
-    out: list[types.CodeAction] = []
     s = doc.offset_at(params.range.start)
     e = doc.offset_at(params.range.end)
     s, e = min(s, e), max(s, e)
+    out: list[types.CodeAction] = []
     if _wanted(only, KIND_INSTRUCTION):
-        art = doc.artifact()
-        tid = smallest_enclosing_target(art, s, e)
-        title = TITLE_INSTRUCTION if tid is None else f"{TITLE_INSTRUCTION[:-1]} on “{tid}”…"
-        out.append(types.CodeAction(title=title, kind=KIND_INSTRUCTION, command=types.Command(title=TITLE_INSTRUCTION, command=CMD_EDIT, arguments=[doc.uri, None, tid])))
-    if _wanted(only, KIND_ADD_TARGETS) and not doc.index.infos and "json" not in doc.format:
-        out.append(types.CodeAction(title=TITLE_ADD_TARGETS, kind=KIND_ADD_TARGETS, command=types.Command(title=TITLE_ADD_TARGETS, command=CMD_ADD_TARGETS, arguments=[doc.uri])))
+        out += instruction_action(ls, doc, params, s, e)
+    if _wanted(only, KIND_ADD_TARGETS):
+        out += add_targets_action(ls, doc, params, s, e)
     return out
 
 
 def _install_code_actions(ls) -> None:
-    fm = ls.protocol.fm
-    existing = fm.features.get(types.TEXT_DOCUMENT_CODE_ACTION)
-    kinds = [KIND_INSTRUCTION, KIND_ADD_TARGETS]
-    if existing is None:
+    """Add the actions to the server's code action hub (``gap_ls.actions.add_provider``);
+    without the hub, register a ``textDocument/codeAction`` handler of our own."""
+    try:
+        from gap_ls.actions import add_provider
+    except ImportError:
+        add_provider = None
+    if add_provider is not None:
+        import gap_ls.actions as hub
 
-        @ls.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=kinds))
-        def _code_action(ls, params: types.CodeActionParams):
-            return code_actions(ls, params) or None
-
+        present = {fn for _, fn in getattr(hub, "_PROVIDERS", ())}
+        if instruction_action not in present:
+            add_provider(KIND_INSTRUCTION, instruction_action)
+        if add_targets_action not in present:
+            add_provider(KIND_ADD_TARGETS, add_targets_action)
+        return
+    if types.TEXT_DOCUMENT_CODE_ACTION in ls.protocol.fm.features:
+        log.warning("a textDocument/codeAction handler without the hub is registered; LLM code actions not offered")
         return
 
-    async def chained(params: types.CodeActionParams, *rest):
-        r = existing(params, *rest)
-        if inspect.isawaitable(r):
-            r = await r
-        try:
-            mine = code_actions(ls, params)
-        except Exception:  # noqa: BLE001 - never break the other actions
-            log.exception("LLM code actions failed")
-            mine = []
-        return (list(r or []) + mine) or None
-
-    fm.features[types.TEXT_DOCUMENT_CODE_ACTION] = chained
-    opts = fm.feature_options.get(types.TEXT_DOCUMENT_CODE_ACTION)
-    if isinstance(opts, types.CodeActionOptions):
-        opts.code_action_kinds = list(opts.code_action_kinds or []) + [k for k in kinds if k not in (opts.code_action_kinds or [])]
+    @ls.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=[KIND_INSTRUCTION, KIND_ADD_TARGETS]))
+    def _code_action(ls, params: types.CodeActionParams):
+        return code_actions(ls, params) or None
 
 
 def register(ls) -> None:
-    """Register the commands and code actions of this module on ``ls`` (pygls 2.x)."""
+    """Register the commands and code actions of this module on ``ls`` (pygls 2.x), and make
+    the process's logs key-free (:func:`gap_ls.llm.config.install_log_redaction`)."""
+    from .config import install_log_redaction
+
+    install_log_redaction()
 
     @ls.command(CMD_EDIT)
     async def _edit(ls, *args):

@@ -20,11 +20,14 @@ from typing import Any, Mapping
 
 import attrs
 
-__all__ = ["LLMConfig", "Secret", "redact", "DEFAULT_BASE_URL"]
+__all__ = ["LLMConfig", "Secret", "redact", "install_log_redaction", "DEFAULT_BASE_URL"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-4o-mini"
 SYNTAXES = ("blocks", "json")
+
+
+_KNOWN: set[str] = set()  # every secret value seen, for the log redaction
 
 
 class Secret:
@@ -35,6 +38,8 @@ class Secret:
 
     def __init__(self, value: str | None) -> None:
         self._value = value or None
+        if self._value and len(self._value) >= 6:
+            _KNOWN.add(self._value)
 
     def reveal(self) -> str | None:
         return self._value
@@ -62,6 +67,8 @@ class Secret:
 
 # Provider echoes such as "Incorrect API key provided: sk-abc***********wxyz" and bearer tokens.
 _KEYLIKE = re.compile(r"\b(sk-[A-Za-z0-9_*\-]{3,}|Bearer\s+\S+)")
+# apiKey / api_key / GAP_LLM_API_KEY / OPENAI_API_KEY = value, in JSON, dict reprs, env dumps
+_KEYFIELD = re.compile(r"""((?:apiKey|api_key|API_KEY|llm_api_key)['"]?\s*[:=]\s*['"]?)([^'",\s}]+)""")
 
 
 def redact(text: str, *secrets: Secret | str | None) -> str:
@@ -77,7 +84,46 @@ def redact(text: str, *secrets: Secret | str | None) -> str:
         if len(v) >= 12:
             for part in (v[:8], v[-8:]):
                 text = text.replace(part, "***")
+    text = _KEYFIELD.sub(lambda m: m.group(1) + "***", text)
     return _KEYLIKE.sub("***", text)
+
+
+def _redact_known(text: str) -> str:
+    for v in list(_KNOWN):
+        if v in text:
+            text = text.replace(v, "***")
+    return redact(text)
+
+
+_installed = False
+
+
+def install_log_redaction() -> None:
+    """Make every log record of this process key-free: a log-record factory formats each
+    emitted record once and scrubs it with :func:`redact` (key fields such as ``apiKey``,
+    ``sk-…`` tokens, bearer headers, every :class:`Secret` value seen). This covers pygls'
+    DEBUG traces of JSON-RPC traffic (which include ``workspace/configuration`` answers) and
+    the ``openai``/``httpx`` loggers. Idempotent."""
+    global _installed
+    if _installed:
+        return
+    import logging
+
+    old = logging.getLogRecordFactory()
+
+    def factory(*args, **kwargs):
+        record = old(*args, **kwargs)
+        try:
+            msg = record.getMessage()
+        except Exception:  # noqa: BLE001 - leave broken records to the handler
+            return record
+        clean = _redact_known(msg)
+        if clean != msg or record.args:
+            record.msg, record.args = clean, ()
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _installed = True
 
 
 def _get(settings: Mapping[str, Any] | None, dotted: str) -> Any:

@@ -1,0 +1,183 @@
+"""gap-ls end to end through pytest-lsp: edits from an instruction, synthesize, add targets,
+code actions, progress and cancel — against the fake OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+from tests.fakes import recordings as R
+from tests.fakes.fake_openai import FakeOpenAI, Reply
+from tests.lsp.conftest import fix_code_action_structuring
+from tests.lsp.editor import Editor
+
+from .conftest import API_KEY, ROOT
+
+LOG_DIR = Path(tempfile.mkdtemp(prefix="gap-llm-e2e-"))
+LOG_FILE = LOG_DIR / "server.log"
+URI = "file:///tmp/gap-llm-e2e/dashboard.html"
+
+
+@pytest_lsp.fixture(
+    config=ClientServerConfig(
+        server_command=[sys.executable, str(Path(__file__).with_name("lsp_server.py")), "--log-file", str(LOG_FILE)],
+        server_env={"PYTHONPATH": str(ROOT), "GAP_LLM_API_KEY": "", "OPENAI_API_KEY": "", "GAP_LLM_BASE_URL": ""},
+    ),
+)
+async def client(lsp_client: LanguageClient):
+    fake = FakeOpenAI(recordings=R.RECORDINGS).start()
+    lsp_client.fake = fake
+    lsp_client.set_configuration(
+        {"llm": {"baseUrl": fake.base_url, "model": "fake-gap-model", "apiKey": API_KEY, "maxRepairs": 1}, "confirmEdits": False},
+        section="gap",
+    )
+    fix_code_action_structuring(lsp_client)
+    lsp_client.editor = Editor(lsp_client)
+    await lsp_client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities("visual-studio-code"),
+            root_uri=LOG_DIR.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=LOG_DIR.as_uri(), name="tmp")],
+        )
+    )
+    yield lsp_client
+    await lsp_client.shutdown_session()
+    fake.stop()
+
+
+async def _settle(client):
+    # let the server finish reading configuration after `initialized`
+    await asyncio.sleep(0.3)
+
+
+def _progress_kinds(client) -> list[list[str]]:
+    return [[type(v).__name__ for v in values] for values in client.progress_reports.values()]
+
+
+async def test_edit_with_instruction_applies_one_edit(client: LanguageClient):
+    await _settle(client)
+    ed = client.editor
+    ed.open(URI, R.DASHBOARD)
+    res = await ed.command("gap.editWithInstruction", URI, R.REVENUE_INSTRUCTION)
+    assert res["applied"] is True
+    assert '<gap:target id="revenue-value">$15,720</gap:target>' in ed.docs[URI]
+    assert len(ed.applied) == 1
+    acc = res["accounting"]
+    assert acc["attempts"] == 1 and acc["output_tokens"] < acc["full_tokens"] and acc["counter"].startswith("estimate")
+    assert any(k[0] == "WorkDoneProgressBegin" and k[-1] == "WorkDoneProgressEnd" for k in _progress_kinds(client))
+    assert any("output tokens vs" in m.message for m in client.log_messages)
+    stats = await ed.command("gap.llmStats")
+    assert stats["edits"] == 1 and stats["saved_tokens"] > 0
+
+
+async def test_repair_then_apply_and_failure_leaves_document_unchanged(client: LanguageClient):
+    await _settle(client)
+    ed = client.editor
+    ed.open(URI, R.DASHBOARD)
+    client.fake.script(Reply(R.ORDERS_BLOCKS, fault="hallucinate"), Reply(R.ORDERS_BLOCKS))
+    res = await ed.command("gap.editWithInstruction", URI, R.ORDERS_INSTRUCTION, "orders-rows")
+    assert res["accounting"]["attempts"] == 2 and "#1002" in ed.docs[URI]
+    before = ed.docs[URI]
+    client.fake.script(*[Reply(fault="drop", text="x y z w v u")] * 3)
+    with pytest.raises(JsonRpcException) as ei:
+        await ed.command("gap.editWithInstruction", URI, "anything")
+    assert "connection" in str(ei.value) and "unchanged" in str(ei.value)
+    assert ed.docs[URI] == before and len(ed.applied) == 1
+    assert any("document unchanged" in m.message for m in client.messages)
+    log_text = LOG_FILE.read_text("utf-8") if LOG_FILE.exists() else ""
+    everything = log_text + "".join(m.message for m in client.log_messages + client.messages) + str(ei.value)
+    assert API_KEY not in everything and API_KEY[:8] not in everything
+
+
+async def test_missing_instruction_is_a_clear_error(client: LanguageClient):
+    await _settle(client)
+    client.editor.open(URI, R.DASHBOARD)
+    with pytest.raises(JsonRpcException) as ei:
+        await client.editor.command("gap.editWithInstruction", URI, None, "revenue-value")
+    assert "needs an instruction" in str(ei.value)
+
+
+async def test_code_actions_edit_with_instruction_and_add_targets(client: LanguageClient):
+    await _settle(client)
+    ed = client.editor
+    ed.open(URI, R.DASHBOARD)
+    pos = types.Position(line=4, character=73)  # inside revenue-value
+    acts = await client.text_document_code_action_async(
+        types.CodeActionParams(text_document=types.TextDocumentIdentifier(uri=URI), range=types.Range(pos, pos), context=types.CodeActionContext(diagnostics=[]))
+    )
+    mine = [a for a in acts if a.kind == "refactor.rewrite.gap.instruction"]
+    assert len(mine) == 1 and mine[0].command.command == "gap.editWithInstruction"
+    assert list(mine[0].command.arguments) == [URI, None, "revenue-value"]
+    assert not [a for a in acts if a.kind == "refactor.rewrite.gap.addTargets"]  # already has targets
+
+    plain = "file:///tmp/gap-llm-e2e/status.html"
+    ed.open(plain, R.UNMARKED)
+    acts = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=plain),
+            range=types.Range(types.Position(0, 0), types.Position(0, 0)),
+            context=types.CodeActionContext(diagnostics=[], only=["refactor.rewrite.gap.addTargets"]),
+        )
+    )
+    assert [a.title for a in acts] == ["Add targets with the model"]
+    client.fake.script(Reply(R.MARKED))
+    res = await ed.command(*([acts[0].command.command] + list(acts[0].command.arguments)))
+    assert res["applied"] and ed.docs[plain] == R.MARKED
+
+
+async def test_synthesize_streams_into_the_buffer(client: LanguageClient):
+    await _settle(client)
+    ed = client.editor
+    uri = "file:///tmp/gap-llm-e2e/new.html"
+    ed.open(uri, "old text")
+    client.fake.script(Reply(R.SYNTH_HTML, latency=0.01))
+    res = await ed.command("gap.synthesize", uri, R.SYNTH_INSTRUCTION, "text/html")
+    assert res["applied"] and set(res["targets"]) == {"title", "title-text", "status", "status-text"}
+    assert ed.docs[uri] == R.SYNTH_HTML
+    assert len(ed.applied) >= 3  # cleared, then streamed in several appends
+
+
+async def test_synthesize_failure_restores_the_buffer(client: LanguageClient):
+    await _settle(client)
+    ed = client.editor
+    uri = "file:///tmp/gap-llm-e2e/keep.html"
+    ed.open(uri, "keep me")
+    client.fake.script(Reply(R.SYNTH_HTML, fault="drop"))
+    with pytest.raises(JsonRpcException):
+        await ed.command("gap.synthesize", uri, R.SYNTH_INSTRUCTION, "text/html")
+    assert ed.docs[uri] == "keep me"
+
+
+async def test_cancel_from_progress_stops_the_stream(client: LanguageClient):
+    await _settle(client)
+    ed = client.editor
+    ed.open(URI, R.DASHBOARD)
+    client.fake.script(Reply(R.ORDERS_BLOCKS * 50, latency=0.02))
+    task = asyncio.ensure_future(ed.command("gap.editWithInstruction", URI, R.ORDERS_INSTRUCTION))
+    token = None
+    for _ in range(200):
+        begun = [t for t, vals in client.progress_reports.items() if vals and not any(isinstance(v, types.WorkDoneProgressEnd) for v in vals)]
+        if begun and any(isinstance(v, types.WorkDoneProgressReport) for v in client.progress_reports[begun[0]]):
+            token = begun[0]
+            break
+        await asyncio.sleep(0.02)
+    assert token is not None
+    client.protocol.notify(types.WINDOW_WORK_DONE_PROGRESS_CANCEL, types.WorkDoneProgressCancelParams(token=token))
+    with pytest.raises(JsonRpcException) as ei:
+        await task
+    assert "cancelled" in str(ei.value)
+    assert ed.docs[URI] == R.DASHBOARD and not ed.applied
+    for _ in range(100):
+        if client.fake.disconnects:
+            break
+        await asyncio.sleep(0.02)
+    assert client.fake.disconnects == 1 and client.fake.completed == 0
+    assert isinstance(client.progress_reports[token][-1], types.WorkDoneProgressEnd)
