@@ -29,6 +29,8 @@ FEATURES = (
     "gap_ls.diagnostics",
     "gap_ls.edits",
     "gap_ls.actions",
+    "gap_ls.wrap",
+    "gap_ls.rename",
     "gap_ls.preview",
     "gap_ls.settings",
 )
@@ -55,6 +57,8 @@ class GapProtocol(LanguageServerProtocol):
         doc = ls.documents.get(params.text_document.uri)
         if doc is not None:
             doc.remember()
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("didChange v%s %s", params.text_document.version, params.content_changes)
             for change in params.content_changes:
                 doc.apply_change(change)
             doc.version = params.text_document.version

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import sys
+
+import pytest
 from typing import Union
 
 import pytest_lsp
@@ -37,6 +39,59 @@ async def client(lsp_client: LanguageClient):
             capabilities=client_capabilities("visual-studio-code"),
             root_uri=ROOT.as_uri(),
             workspace_folders=[types.WorkspaceFolder(uri=ROOT.as_uri(), name="repo")],
+        )
+    )
+    yield lsp_client
+    await lsp_client.shutdown_session()
+
+
+DASHBOARD_ENVELOPE = """{
+  "protocol": "gap/0.1",
+  "id": "dashboard",
+  "version": 2,
+  "name": "edit",
+  "meta": {"format": "text/html"},
+  "content": [
+    {"op": "replace", "target": {"type": "id", "value": "revenue-value"}, "content": "$15,720"},
+    {"op": "replace", "target": {"type": "id", "value": "orders-count"}, "content": "384"}
+  ]
+}
+"""
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    """A workspace folder: dashboard.html, an envelope file naming it (revenue.gap.json), a
+    JSONL file of envelopes, and an unrelated file."""
+    from ..conftest import EXAMPLES
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "dashboard.html").write_text((EXAMPLES / "dashboard" / "dashboard.html").read_text("utf-8"), "utf-8")
+    (ws / "revenue.gap.json").write_text(DASHBOARD_ENVELOPE, "utf-8")
+    (ws / "more.gap.jsonl").write_text(
+        '{"protocol":"gap/0.1","id":"dashboard","version":3,"name":"edit","meta":{"format":"text/html"},"content":[{"op":"delete","target":{"type":"id","value":"revenue-value"}}]}\n'
+        '{"protocol":"gap/0.1","id":"dashboard","version":4,"name":"edit","meta":{"format":"text/html"},"content":[{"op":"replace","target":{"type":"id","value":"store-name"},"content":"X"}]}\n',
+        "utf-8",
+    )
+    (ws / "notes.txt").write_text("revenue-value is mentioned here but this is no envelope\n", "utf-8")
+    return ws
+
+
+@pytest_lsp.fixture(
+    config=ClientServerConfig(server_command=[sys.executable, "-m", "gap_ls"], server_env={"GAP_LLM_API_KEY": ""}),
+)
+async def ws_client(lsp_client: LanguageClient, workspace):
+    """Like ``client`` but rooted in the temporary :func:`workspace`; ``ws_client.ws`` is its path."""
+    fix_code_action_structuring(lsp_client)
+    editor = Editor(lsp_client)
+    lsp_client.editor = editor
+    lsp_client.ws = workspace
+    await lsp_client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities("visual-studio-code"),
+            root_uri=workspace.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="ws")],
         )
     )
     yield lsp_client

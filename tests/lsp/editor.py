@@ -4,6 +4,9 @@ original text, UTF-16 positions), and sends ``didChange`` with the next version.
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
 from lsprotocol import types
 
 
@@ -56,7 +59,11 @@ class Editor:
             for uri, edits in (edit.changes or {}).items():
                 per_doc.setdefault(uri, []).extend(edits)
             for uri, edits in per_doc.items():
-                self.replace(uri, apply_text_edits(self.docs[uri], edits))
+                if uri in self.docs:
+                    self.replace(uri, apply_text_edits(self.docs[uri], edits))
+                else:  # a file not open in the editor: edited on disk, as editors do
+                    path = Path(unquote(urlparse(uri).path))
+                    path.write_text(apply_text_edits(path.read_text("utf-8"), edits), "utf-8")
             return types.ApplyWorkspaceEditResult(applied=True)
 
     def open(self, uri: str, text: str, language_id: str = "html") -> None:
@@ -65,6 +72,27 @@ class Editor:
         self.client.text_document_did_open(
             types.DidOpenTextDocumentParams(types.TextDocumentItem(uri=uri, language_id=language_id, version=1, text=text))
         )
+
+    def open_file(self, path: Path, language_id: str | None = None) -> str:
+        """Open a file from disk; returns its URI."""
+        lang = language_id or {".html": "html", ".json": "json", ".jsonl": "json", ".md": "markdown", ".py": "python", ".yaml": "yaml"}.get(path.suffix, "plaintext")
+        uri = path.as_uri()
+        self.open(uri, path.read_text("utf-8"), lang)
+        return uri
+
+    def apply_workspace_edit(self, edit: types.WorkspaceEdit) -> None:
+        """Apply a WorkspaceEdit the server returned (rename, resolved code action)."""
+        per_doc: dict[str, list] = {}
+        for dc in edit.document_changes or []:
+            per_doc.setdefault(dc.text_document.uri, []).extend(dc.edits)
+        for uri, edits in (edit.changes or {}).items():
+            per_doc.setdefault(uri, []).extend(edits)
+        for uri, edits in per_doc.items():
+            if uri in self.docs:
+                self.replace(uri, apply_text_edits(self.docs[uri], edits))
+            else:
+                path = Path(unquote(urlparse(uri).path))
+                path.write_text(apply_text_edits(path.read_text("utf-8"), edits), "utf-8")
 
     def replace(self, uri: str, text: str) -> None:
         """Replace the whole text (a full-sync didChange)."""
@@ -94,3 +122,28 @@ class Editor:
         return await self.client.workspace_execute_command_async(
             types.ExecuteCommandParams(command=name, arguments=list(args))
         )
+
+
+def position_of(text: str, needle: str, shift: int = 0, nth: int = 0) -> types.Position:
+    """The UTF-16 position of the ``nth`` occurrence of ``needle`` in ``text`` (+ ``shift`` chars)."""
+    off = -1
+    for _ in range(nth + 1):
+        off = text.index(needle, off + 1)
+    off += shift
+    line = text.count("\n", 0, off)
+    start = text.rfind("\n", 0, off) + 1
+    col = sum(2 if ord(c) > 0xFFFF else 1 for c in text[start:off])
+    return types.Position(line=line, character=col)
+
+
+def range_of(text: str, needle: str, nth: int = 0) -> types.Range:
+    """The UTF-16 range of the ``nth`` occurrence of ``needle``."""
+    start = position_of(text, needle, 0, nth)
+    end = position_of(text, needle, len(needle), nth)
+    return types.Range(start=start, end=end)
+
+
+def text_in(text: str, rng: types.Range) -> str:
+    from .editor import utf16_offset
+
+    return text[utf16_offset(text, rng.start) : utf16_offset(text, rng.end)]
