@@ -5,7 +5,9 @@ Every HTTP request and WebSocket upgrade passes :class:`Guard` before any route 
 1. ``Host`` must be exactly ``127.0.0.1:P``, ``localhost:P`` or ``[::1]:P`` for the port the
    request arrived on (DNS rebinding). With ``allow_remote`` any host name is accepted.
 2. ``Origin``, when present, must equal ``http://<Host>`` exactly; ``Origin: null`` (sandboxed
-   frames, file: pages) and every other origin are refused. No CORS headers are ever sent.
+   frames, file: pages) and every other origin are refused — except a no-cors embed
+   (``Sec-Fetch-Mode: no-cors``) of a ``/f/`` file by the sandboxed frame, whose bytes the
+   frame cannot read. No CORS headers are ever sent.
 3. ``Sec-Fetch-Site: cross-site``/``same-site`` is refused (except artifact sub-resources
    under ``/f/``, which the sandboxed frame loads and which need no Origin to be embedded).
 4. The session token (query ``token``, header ``X-Gap-Token`` or ``Authorization: Bearer``)
@@ -95,12 +97,17 @@ class Guard:
         if not host or (not self.allow_remote and (port is None or host not in allowed_hosts(port))):
             await self._deny(scope, receive, send, 403, "forbidden host")
             return
-        origin = headers.get("origin")
-        if origin is not None and origin.lower() != f"http://{host}":
-            await self._deny(scope, receive, send, 403, "forbidden origin")
-            return
         path = scope.get("path", "")
         public_file = path.startswith(PUBLIC_PREFIXES)
+        origin = headers.get("origin")
+        if origin is not None and origin.lower() != f"http://{host}":
+            # The one exception: the sandboxed frame (an opaque origin, so "Origin: null")
+            # embedding a file under a root as an image/style/script — a no-cors load whose
+            # bytes the artifact cannot read. fetch()/XHR (mode "cors") stay refused.
+            embed = origin == "null" and headers.get("sec-fetch-mode") in ("no-cors", "navigate")
+            if not (public_file and embed):
+                await self._deny(scope, receive, send, 403, "forbidden origin")
+                return
         site = headers.get("sec-fetch-site")
         if site in ("cross-site", "same-site") and not public_file:
             await self._deny(scope, receive, send, 403, "forbidden cross-site request")
