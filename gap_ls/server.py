@@ -31,6 +31,8 @@ FEATURES = (
     "gap_ls.actions",
     "gap_ls.wrap",
     "gap_ls.rename",
+    "gap_ls.navigation",
+    "gap_ls.hover",
     "gap_ls.preview",
     "gap_ls.settings",
 )

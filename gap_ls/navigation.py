@@ -1,0 +1,80 @@
+"""Targets as regions to move through (LSP 3.17 §textDocument_foldingRange,
+§textDocument_selectionRange, §textDocument_documentHighlight; GAP §3.2).
+
+- foldingRange: one ``region`` fold per target that spans several lines (opening marker line
+  → closing marker line).
+- selectionRange: for each position, innermost first: the target's content, the whole
+  target (markers included), then the same for each enclosing target.
+- documentHighlight: on an opening or closing marker, both markers of that target.
+"""
+
+from __future__ import annotations
+
+from lsprotocol import types
+
+from .rename import target_at
+
+
+def folding_ranges(doc) -> list[types.FoldingRange]:
+    spans = list(doc.index.spans())
+    if not spans:
+        return []
+    offs = sorted({o for s in spans for o in (s.start, s.end)})
+    lines = {o: p.line for o, p in zip(offs, doc.positions_at(offs))}
+    out = []
+    for s in spans:
+        a, b = lines[s.start], lines[s.end]
+        if b > a:
+            out.append(types.FoldingRange(start_line=a, end_line=b, kind=types.FoldingRangeKind.Region, collapsed_text=s.id))
+    return out
+
+
+def selection_range(doc, pos: types.Position) -> types.SelectionRange:
+    off = doc.offset_at(pos)
+    chain = []
+    span = doc.index.innermost_at(off) if "gap:target" in doc.text else None
+    while span is not None:
+        if span.content_start <= off <= span.content_end:
+            chain.append((span.content_start, span.content_end))
+        chain.append((span.start, span.end))
+        span = doc.index.get(span.parent) if span.parent else None
+    chain.append((0, len(doc.text)))
+    sel: types.SelectionRange | None = None
+    last = None
+    for s, e in reversed(chain):
+        if (s, e) == last:
+            continue
+        sel = types.SelectionRange(range=doc.range_at(s, e), parent=sel)
+        last = (s, e)
+    if sel is None:  # pragma: no cover - chain is never empty
+        sel = types.SelectionRange(range=doc.range_at(off, off))
+    return sel
+
+
+def highlights(doc, pos: types.Position) -> list[types.DocumentHighlight] | None:
+    span = target_at(doc, doc.offset_at(pos))
+    if span is None:
+        return None
+    return [
+        types.DocumentHighlight(range=doc.range_at(span.start, span.content_start), kind=types.DocumentHighlightKind.Text),
+        types.DocumentHighlight(range=doc.range_at(span.content_end, span.end), kind=types.DocumentHighlightKind.Text),
+    ]
+
+
+def register(ls) -> None:
+    @ls.feature(types.TEXT_DOCUMENT_FOLDING_RANGE)
+    def _folding(ls, params: types.FoldingRangeParams):
+        doc = ls.documents.get(params.text_document.uri)
+        return folding_ranges(doc) if doc is not None else None
+
+    @ls.feature(types.TEXT_DOCUMENT_SELECTION_RANGE)
+    def _selection(ls, params: types.SelectionRangeParams):
+        doc = ls.documents.get(params.text_document.uri)
+        if doc is None:
+            return None
+        return [selection_range(doc, p) for p in params.positions]
+
+    @ls.feature(types.TEXT_DOCUMENT_DOCUMENT_HIGHLIGHT)
+    def _highlight(ls, params: types.DocumentHighlightParams):
+        doc = ls.documents.get(params.text_document.uri)
+        return highlights(doc, params.position) if doc is not None else None
