@@ -141,8 +141,8 @@ def _op_label(i: int, op: EditOperation) -> str:
 
 
 def _apply_id_op(i: int, op: EditOperation, body: str, idx: Index, artifact_id: str, strict: bool, warnings: list):
-    span = idx.get(op.target.value)
-    if span is None:
+    rng = idx._content_range(op.target.value)
+    if rng is None:
         raise GapError(
             TARGET_NOT_FOUND,
             f"{_op_label(i, op)}: no target with id {op.target.value!r} in the artifact",
@@ -150,16 +150,16 @@ def _apply_id_op(i: int, op: EditOperation, body: str, idx: Index, artifact_id: 
             op_index=i,
         )
     kind = op.op
+    text = op.content
     if kind == "replace":
-        s, e, text = span.content_start, span.content_end, op.content
-    elif kind == "delete":
-        s, e, text = span.content_start, span.content_end, ""
+        s, e = rng
     elif kind == "insert_before":
-        s = e = span.content_start
-        text = op.content
+        s = e = rng[0]
     elif kind == "insert_after":
-        s = e = span.content_end
-        text = op.content
+        s = e = rng[1]
+    elif kind == "delete":
+        s, e = rng
+        text = ""
     else:  # pragma: no cover - schema-validated
         raise GapError(INVALID_CONTENT, f"{_op_label(i, op)}: unknown op", artifact_id=artifact_id, op_index=i)
     if text is None:
@@ -168,7 +168,7 @@ def _apply_id_op(i: int, op: EditOperation, body: str, idx: Index, artifact_id: 
         )
     new_body = body[:s] + text + body[e:]
     new_idx = idx.splice(s, e, text, new_body)
-    if len(new_idx.problems) > len(idx.problems):
+    if new_idx.problems and len(new_idx.problems) > len(idx.problems):
         old = {(p.kind, p.id) for p in idx.problems}
         p = next((p for p in new_idx.problems if (p.kind, p.id) not in old), new_idx.problems[0])
         msg = f"{_op_label(i, op)}: the result has malformed markers ({p.kind}: {p.message})"
@@ -241,10 +241,13 @@ def apply_with_splices(
         )
     body = artifact.body
     idx = artifact.index()
-    log = _SpliceLog()
+    ops = envelope.content
+    log = _SpliceLog() if len(ops) > 1 else None
     warnings: list[str] = []
     fmt = artifact.format
-    for i, op in enumerate(envelope.content):
+    s = e = 0
+    text = ""
+    for i, op in enumerate(ops):
         if op.target.type == "id":
             s, e, text, body, idx = _apply_id_op(i, op, body, idx, artifact.id, strict_markers, warnings)
         else:
@@ -253,9 +256,16 @@ def apply_with_splices(
             s, e, text = apply_pointer_op(i, op, body, fmt, artifact.id)
             body = body[:s] + text + body[e:]
             idx = idx.splice(s, e, text, body)
-        log.add(s, e, len(text))
+        if log is not None:
+            log.add(s, e, len(text))
+    if log is not None:
+        splices = log.splices(body)
+    elif ops and not (s == e and not text):
+        splices = (Splice(s, e, text),)
+    else:
+        splices = ()
     new = Artifact(artifact.id, envelope.version, fmt, body, artifact.state, index_=idx)
-    return ApplyResult(new, make_handle(new, count_tokens=count_tokens), log.splices(body), tuple(warnings))
+    return ApplyResult(new, make_handle(new, count_tokens=count_tokens), splices, tuple(warnings))
 
 
 def apply(artifact: Artifact | None, envelope: Envelope) -> tuple[Artifact, Envelope]:

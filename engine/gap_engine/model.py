@@ -11,6 +11,7 @@ Wire JSON ↔ objects:
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Mapping
@@ -209,15 +210,108 @@ def _where(path) -> str:
     return ".".join(str(p) for p in parts) or "envelope"
 
 
-def validate_envelope_data(data: Any) -> None:
+_FORMAT_RE = re.compile(r"[a-z]+/[a-z0-9.+-]+\Z")
+_CHECKSUM_RE = re.compile(r"sha256:[a-f0-9]{64}\Z")
+_TARGET_KEYS = frozenset({"type", "value"})
+_INFO_KEYS = frozenset({"id", "label", "accepts", "type"})
+_TARGET_TYPES = frozenset({"id", "pointer"})
+_OPS_SET = frozenset(OPS)
+_STATES_SET = frozenset(STATES)
+
+
+def _is_int(v, minimum: int) -> bool:
+    return type(v) is int and v >= minimum
+
+
+def _fast_valid(data: dict) -> bool:
+    """A hand-written check of the common envelope shapes that accepts only what the JSON
+    Schema accepts (a strict subset: anything unusual returns False and goes to jsonschema,
+    which stays the authority and writes the error messages)."""
+    try:
+        if data["protocol"] != PROTOCOL:
+            return False
+        ident = data["id"]
+        if type(ident) is not str or not ident or not _is_int(data["version"], 1):
+            return False
+        meta = data["meta"]
+        if type(meta) is not dict:
+            return False
+        fmt = meta["format"]
+        if type(fmt) is not str or not _FORMAT_RE.match(fmt):
+            return False
+        if len(meta) > 1:
+            if "tokens_used" in meta and not _is_int(meta["tokens_used"], 0):
+                return False
+            if "checksum" in meta and not (type(meta["checksum"]) is str and _CHECKSUM_RE.match(meta["checksum"])):
+                return False
+            if "state" in meta and meta["state"] not in _STATES_SET:
+                return False
+        content = data["content"]
+        if type(content) is not list:
+            return False
+        name = data["name"]
+        if name == "edit":
+            for op in content:
+                if type(op) is not dict:
+                    return False
+                kind = op["op"]
+                if kind not in _OPS_SET:
+                    return False
+                t = op["target"]
+                if type(t) is not dict or t.keys() != _TARGET_KEYS:
+                    return False
+                tt, tv = t["type"], t["value"]
+                if tt not in _TARGET_TYPES or type(tv) is not str or (tt == "id" and not tv):
+                    return False
+                if "content" in op:
+                    if type(op["content"]) is not str:
+                        return False
+                elif kind != "delete":
+                    return False
+            return True
+        if name == "synthesize":
+            return len(content) == 1 and type(content[0]) is dict and type(content[0]["body"]) is str
+        if name == "handle":
+            for item in content:
+                if type(item) is not dict or type(item["id"]) is not str or not _is_int(item["version"], 1):
+                    return False
+                if "token_count" in item and not _is_int(item["token_count"], 0):
+                    return False
+                if "state" in item and item["state"] not in _STATES_SET:
+                    return False
+                if "content" in item and type(item["content"]) is not str:
+                    return False
+                if "targets" in item:
+                    ts = item["targets"]
+                    if type(ts) is not list:
+                        return False
+                    for ti in ts:
+                        if type(ti) is not dict or "id" not in ti or not ti.keys() <= _INFO_KEYS:
+                            return False
+                        if any(type(v) is not str for v in ti.values()):
+                            return False
+            return True
+        return False
+    except (KeyError, TypeError):
+        return False
+
+
+def validate_envelope_data(data: Any, *, fast: bool = True) -> None:
     """Check decoded JSON against the envelope schema (GAP §3.1, §4, §7.2).
 
+    The common shapes are checked by hand (a few µs); anything the hand check does not
+    recognise — and every envelope when ``fast=False`` — is validated with ``jsonschema``
+    against ``schemas/envelope.schema.json``, which is the authority and writes the errors.
+
     Raises:
-        GapError: ``invalid_envelope`` naming the first offending field (and, for an edit
-            operation, its index in ``content``).
+        GapError: ``invalid_envelope`` naming the first offending field by its JSON path
+            (``content[2].target.type: …``) and, for an edit operation, its index in
+            ``content`` (``op_index``).
     """
     if not isinstance(data, dict):
         raise GapError(INVALID_ENVELOPE, f"an envelope is a JSON object, not {type(data).__name__}")
+    if fast and _fast_valid(data):
+        return
     errors = sorted(_validator().iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if not errors:
         return

@@ -1,0 +1,182 @@
+"""Marker scanning and the incrementally maintained index (GAP §3.2, §7.4)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gap_engine import scan, strip
+from gap_engine.markers import iter_markers
+
+
+def state(idx):
+    return (
+        [(sp.info, sp.info.attrs, sp.start, sp.content_start, sp.content_end, sp.end, sp.parent, sp.depth) for sp in idx.spans()],
+        idx.problems,
+        idx.ids(),
+        idx.infos,
+    )
+
+
+def test_scan_nesting_attributes_and_spans():
+    body = 'a<gap:target label="Stats" id="s" type="section"><b><gap:target id=\'v\' accepts="tr*">1</gap:target></b></gap:target>z'
+    idx = scan(body)
+    assert idx.ids() == ["s", "v"]
+    s, v = idx.get("s"), idx.get("v")
+    assert (s.info.label, s.info.type, s.info.accepts) == ("Stats", "section", None)
+    assert v.info.accepts == "tr*" and v.parent == "s" and v.depth == 1 and s.parent is None
+    assert body[v.content_start : v.content_end] == "1"
+    assert body[s.start : s.end].startswith("<gap:target") and body[s.start : s.end].endswith("</gap:target>")
+    assert s.info.attrs == (("label", "Stats"), ("id", "s"), ("type", "section"))
+    assert s.info.to_dict() == {"id": "s", "label": "Stats", "type": "section"}
+    assert idx.innermost_at(body.index("1")).id == "v"
+    assert idx.innermost_at(0) is None
+    assert "s" in idx and "x" not in idx and len(idx) == 2 and idx.get("x") is None
+
+
+def test_ids_with_any_characters():
+    body = '<gap:target id="a b/c~d.é:1">x</gap:target>'
+    assert scan(body).ids() == ["a b/c~d.é:1"]
+
+
+@pytest.mark.parametrize(
+    "body, kinds",
+    [
+        ('<gap:target id="a">x', ["unclosed"]),
+        ("x</gap:target>", ["stray_close"]),
+        ('<gap:target id="a">1</gap:target><gap:target id="a">2</gap:target>', ["duplicate_id"]),
+        ('<gap:target class="q">1</gap:target>', ["missing_id"]),
+        ('<gap:target id="a"/>', ["self_closing"]),
+    ],
+)
+def test_problems(body, kinds):
+    idx = scan(body)
+    assert [p.kind for p in idx.problems] == kinds
+    for p in idx.problems:
+        assert body[p.start : p.end].startswith("<")
+
+
+def test_duplicate_keeps_first():
+    body = '<gap:target id="a">1</gap:target><gap:target id="a">2</gap:target>'
+    sp = scan(body).get("a")
+    assert body[sp.content_start : sp.content_end] == "1"
+
+
+def test_strip_and_iter_markers():
+    body = 'x<gap:target id="a">1<gap:target id="b">2</gap:target></gap:target>y'
+    assert strip(body) == "x12y"
+    assert [c for _, _, c in iter_markers(body)] == [False, False, True, True]
+    assert strip("plain") == "plain"
+
+
+def test_splice_incremental_equals_scan():
+    body = '<gap:target id="a">1</gap:target><gap:target id="b"><gap:target id="c">2</gap:target></gap:target>'
+    idx = scan(body)
+    c = idx.get("b")
+    text = '<gap:target id="d">new</gap:target>'
+    new = body[: c.content_start] + text + body[c.content_end :]
+    out = idx.splice(c.content_start, c.content_end, text, new)
+    assert state(out) == state(scan(new))
+    assert out.ids() == ["a", "b", "d"] and out.get("d").parent == "b"
+    assert state(idx) == state(scan(body))  # the original is untouched
+
+
+def test_splice_follows_bodies_with_problems():
+    body = '<gap:target id="doc">\n<gap:target id="a">1</gap:target>\n<gap:target id="b">2</gap:target>\n'
+    idx = scan(body)
+    assert [p.kind for p in idx.problems] == ["unclosed"]
+    sp = idx.get("b")
+    text = '<gap:target id="n">x</gap:target>'
+    new = body[: sp.content_start] + text + body[sp.content_end :]
+    out = idx.splice(sp.content_start, sp.content_end, text, new)
+    assert state(out) == state(scan(new))
+    assert out.get("n").parent == "b" and out.get("b").parent == "doc"
+
+
+def test_compacted_is_equal():
+    body = "".join(f'<gap:target id="t{i}">{i}</gap:target>' for i in range(50))
+    idx = scan(body)
+    for i in range(40):
+        sp = idx.get(f"t{i}")
+        new = body[: sp.content_start] + "xx" + body[sp.content_end :]
+        idx = idx.splice(sp.content_start, sp.content_end, "xx", new)
+        body = new
+    assert state(idx) == state(scan(body)) == state(idx.compacted())
+
+
+# -- property: Index.splice(...) equals scan(new_body), for any splice ---------------------------
+
+IDS = ["a", "b", "c", "d", "e"]
+
+
+@st.composite
+def marked_bodies(draw, max_depth=3):
+    """Bodies with well-formed targets, and sometimes malformed markers."""
+    used = set()
+    out = []
+
+    def node(depth):
+        kind = draw(st.integers(0, 9))
+        if kind <= 2 or depth >= max_depth:
+            out.append(draw(st.sampled_from(["x", "yy", " ", "\n", "é", "<p>", ""])))
+            return
+        if kind == 9:
+            out.append(draw(st.sampled_from([
+                '<gap:target id="a">', "</gap:target>", '<gap:target class="z">', '<gap:target id="q"/>',
+                '<gap:target id="a">dup</gap:target>',
+            ])))
+            return
+        ident = draw(st.sampled_from(IDS + [f"n{len(used)}"]))
+        used.add(ident)
+        attrs = draw(st.sampled_from(['id="{}"', 'id="{}" label="L"', 'type="v" id="{}"', "id='{}'", 'id="{}" accepts="li*"']))
+        out.append(f"<gap:target {attrs.format(ident)}>")
+        for _ in range(draw(st.integers(0, 3))):
+            node(depth + 1)
+        out.append("</gap:target>")
+
+    for _ in range(draw(st.integers(1, 5))):
+        node(0)
+    return "".join(out)
+
+
+inserts = st.one_of(
+    st.sampled_from(["", "z", "\n", '<gap:target id="new">v</gap:target>', '<gap:target id="a">w</gap:target>',
+                     "</gap:target>", '<gap:target id="u">', "gap:target", '<gap:tar', 'get id="k">']),
+    marked_bodies(max_depth=2),
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=marked_bodies(), data=st.data())
+def test_property_splice_equals_scan(body, data):
+    idx = scan(body)
+    for _ in range(data.draw(st.integers(1, 4))):
+        n = len(body)
+        a = data.draw(st.integers(0, n))
+        b = data.draw(st.integers(a, n))
+        text = data.draw(inserts)
+        new = body[:a] + text + body[b:]
+        idx = idx.splice(a, b, text, new)
+        body = new
+        assert state(idx) == state(scan(body))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=marked_bodies(), data=st.data())
+def test_property_content_splices_equal_scan(body, data):
+    """Splices aimed at targets' contents (what apply does) — the incremental path."""
+    idx = scan(body)
+    for _ in range(data.draw(st.integers(1, 5))):
+        ids = idx.ids()
+        if not ids:
+            return
+        sp = idx.get(data.draw(st.sampled_from(ids)))
+        mode = data.draw(st.sampled_from(["replace", "before", "after", "delete"]))
+        text = "" if mode == "delete" else data.draw(inserts)
+        a, b = {"replace": (sp.content_start, sp.content_end), "delete": (sp.content_start, sp.content_end),
+                "before": (sp.content_start, sp.content_start), "after": (sp.content_end, sp.content_end)}[mode]
+        new = body[:a] + text + body[b:]
+        idx = idx.splice(a, b, text, new)
+        body = new
+        assert state(idx) == state(scan(body))
