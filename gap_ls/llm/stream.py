@@ -15,7 +15,7 @@ from typing import AsyncIterator, Callable
 from .client import LLMClient
 from .config import LLMConfig
 
-__all__ = ["make_token_source", "token_source"]
+__all__ = ["make_token_source", "token_source", "token_source_for"]
 
 TokenSource = Callable[[str, "str | None", "int | None"], AsyncIterator[str]]
 
@@ -49,3 +49,21 @@ async def token_source(prompt: str, model: str | None = None, max_tokens: int | 
             yield delta
     finally:
         await gen.aclose()
+
+
+def token_source_for(ls) -> TokenSource:
+    """A token source that reads the model settings of the language server ``ls`` at each call
+    (``gap.llm.*`` from the client, environment fallback) — what the preview bridge passes as
+    ``PreviewServer(..., token_source=token_source_for(ls))``."""
+
+    async def source(prompt: str, model: str | None = None, max_tokens: int | None = None) -> AsyncIterator[str]:
+        from .commands import _state
+
+        gen = make_token_source(_state(ls).config(ls))(prompt, model, max_tokens)
+        try:
+            async for delta in gen:
+                yield delta
+        finally:
+            await gen.aclose()
+
+    return source
