@@ -190,6 +190,53 @@ def _status(ls, uri: str, text: str) -> None:
         log.debug("preview status update failed", exc_info=True)
 
 
+class _PartialPreview:
+    """Shows each edit-block operation in the live preview as soon as it is complete in the
+    stream (the buffer itself changes only once, when the whole answer is valid). Operations
+    that do not apply yet are skipped; :meth:`reset` republishes the document as it is."""
+
+    def __init__(self, ls, doc, artifact) -> None:
+        bridge = getattr(ls, "preview", None)
+        self.server = getattr(bridge, "server", None) if getattr(bridge, "running", False) else None
+        self.doc = doc
+        self.artifact = artifact
+        self.ops: list = []
+        self.shown = False
+
+    def __call__(self, op) -> None:
+        if self.server is None:
+            return
+        if op is None:  # a repair answer starts
+            if self.ops:
+                self.ops = []
+                self._publish(self.doc.text)
+            return
+        from gap_engine import Envelope, apply_with_splices
+        from gap_engine.model import PROTOCOL
+
+        self.ops.append(op)
+        env = Envelope(PROTOCOL, self.artifact.id, self.artifact.version + 1, "edit", {"format": self.artifact.format}, tuple(self.ops))
+        try:
+            body = apply_with_splices(self.artifact, env).artifact.body
+        except Exception:  # noqa: BLE001 - a hallucinated target: keep what was shown
+            self.ops.pop()
+            return
+        self._publish(body)
+        self.shown = True
+
+    def _publish(self, text: str) -> None:
+        try:
+            from gap_ls.preview import doc_key
+
+            self.server.publish(doc_key(self.doc.uri), uri=self.doc.uri, version=self.doc.version or 0, text=text, format=self.doc.format)
+        except Exception:  # noqa: BLE001
+            log.debug("partial preview publish failed", exc_info=True)
+
+    def reset(self) -> None:
+        if self.server is not None and self.shown:
+            self._publish(self.doc.text)
+
+
 def _document(ls, uri: str):
     from gap_ls.edits import resolve_document
 
@@ -210,10 +257,12 @@ async def edit_with_instruction(ls, uri: str, instruction: str, target_id: str |
     text0 = doc.text
     st = _state(ls)
     pipe = st.pipeline(ls)
+    partial = _PartialPreview(ls, doc, artifact)
     async with work_progress(ls, "GAP: edit with instruction") as (report, cancel, outcome):
         try:
-            out = await pipe.edit(artifact, instruction.strip(), target_id=target_id or None, cancel=cancel, on_progress=report)
+            out = await pipe.edit(artifact, instruction.strip(), target_id=target_id or None, cancel=cancel, on_progress=report, on_operation=partial)
         except EditFailed as err:
+            partial.reset()
             outcome[0] = "cancelled" if err.code == "cancelled" else "failed"
             msg = f"GAP edit failed, document unchanged — {err.code}: {pipe.config.redact(err.message)}"
             if err.code != "cancelled":
@@ -228,7 +277,11 @@ async def edit_with_instruction(ls, uri: str, instruction: str, target_id: str |
         ls.show(msg, types.MessageType.Error)
         raise _failed(msg, {"code": "version_conflict", "message": msg})
     # ids are stable: the envelope is re-validated against the text as it is now
-    res = await apply_envelope(ls, uri, out.envelope.to_dict(), lenient=True, label=f"GAP: {instruction.strip()[:60]}")
+    try:
+        res = await apply_envelope(ls, uri, out.envelope.to_dict(), lenient=True, label=f"GAP: {instruction.strip()[:60]}")
+    except Exception:
+        partial.reset()
+        raise
     summary = out.accounting.summary()
     _log(ls, f"gap.editWithInstruction {uri}: {summary}")
     _status(ls, uri, summary)

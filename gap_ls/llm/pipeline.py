@@ -443,7 +443,8 @@ class EditPipeline:
 
         ``target_id`` is the user's selected target (it also scopes the fallback);
         ``on_operation(op)`` is called with each edit-block operation as soon as it is complete
-        in the stream (for a preview). Nothing is applied to any buffer here.
+        in the stream (for a preview), and with None when a repair answer starts (forget the
+        operations shown so far). Nothing is applied to any buffer here.
 
         Raises:
             EditFailed: one clear error; the artifact is untouched.
@@ -461,8 +462,10 @@ class EditPipeline:
         total = 1 + max(0, self.config.max_repairs)
         try:
             for n in range(total):
-                kind = "edit" if n == 0 else f"repair"
+                kind = "edit" if n == 0 else "repair"
                 stream_ops = BlockStream() if on_operation is not None else None
+                if on_operation is not None and n > 0:
+                    on_operation(None)  # a new answer: forget the operations shown so far
 
                 def on_delta(d: str, _s=stream_ops):
                     if _s is None:

@@ -181,3 +181,12 @@ async def test_cancel_from_progress_stops_the_stream(client: LanguageClient):
         await asyncio.sleep(0.02)
     assert client.fake.disconnects == 1 and client.fake.completed == 0
     assert isinstance(client.progress_reports[token][-1], types.WorkDoneProgressEnd)
+
+
+async def test_synthesize_without_uri_creates_a_file(client: LanguageClient):
+    await _settle(client)
+    client.fake.script(Reply(R.SYNTH_HTML))
+    res = await client.editor.command("gap.synthesize", R.SYNTH_INSTRUCTION, "text/html")
+    assert res["created"] and res["uri"].startswith(LOG_DIR.as_uri())
+    path = Path(res["uri"].removeprefix("file://"))
+    assert path.read_text("utf-8") == R.SYNTH_HTML and path.suffix == ".html"
