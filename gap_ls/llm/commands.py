@@ -237,6 +237,15 @@ class _PartialPreview:
             self._publish(self.doc.text)
 
 
+def _notify_status(ls, payload: dict) -> None:
+    """``gap/status`` notification (the VS Code client's status bar shows the session's
+    savings from it)."""
+    try:
+        ls.protocol.notify("gap/status", payload)
+    except Exception:  # noqa: BLE001
+        log.debug("gap/status notification failed", exc_info=True)
+
+
 def _document(ls, uri: str):
     from gap_ls.edits import resolve_document
 
@@ -285,7 +294,9 @@ async def edit_with_instruction(ls, uri: str, instruction: str, target_id: str |
     summary = out.accounting.summary()
     _log(ls, f"gap.editWithInstruction {uri}: {summary}")
     _status(ls, uri, summary)
-    return {**res, **{k: v for k, v in out.to_dict().items() if k != "applied"}, "applied": True}
+    savings = {"tokens_saved": out.accounting.saved_tokens, "session_tokens_saved": out.accounting.session.get("saved_tokens", 0), "summary": summary}
+    _notify_status(ls, savings)
+    return {**res, **{k: v for k, v in out.to_dict().items() if k != "applied"}, **savings, "applied": True}
 
 
 async def _wait_text(doc, want: str, timeout: float = 2.0) -> None:

@@ -72,6 +72,7 @@ async def test_edit_with_instruction_applies_one_edit(client: LanguageClient):
     assert len(ed.applied) == 1
     acc = res["accounting"]
     assert acc["attempts"] == 1 and acc["output_tokens"] < acc["full_tokens"] and acc["counter"].startswith("estimate")
+    assert res["tokens_saved"] == acc["saved_tokens"] > 0 and res["session_tokens_saved"] >= res["tokens_saved"]
     assert any(k[0] == "WorkDoneProgressBegin" and k[-1] == "WorkDoneProgressEnd" for k in _progress_kinds(client))
     assert any("output tokens vs" in m.message for m in client.log_messages)
     stats = await ed.command("gap.llmStats")
