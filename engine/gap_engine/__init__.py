@@ -9,6 +9,10 @@ Public API (stable; see each object's docstring for shapes, errors and the spec 
 - :func:`ingest` — what a model wrote → a valid envelope plus the repairs made
 - :func:`scan` / :func:`strip` — target markers
 - :class:`GapError` with ``.code`` and ``.message``
+- :class:`ArtifactStore` — version chains, history, rollback, checksums, entity state, expiry
+- :func:`list_paths` / :func:`pointer_span` — JSON Pointer inventory and spans (JSON, YAML)
+- :mod:`gap_engine.sse` (GAP-SSE codec), :mod:`gap_engine.tokens` (token counters),
+  :mod:`gap_engine.cli` (the ``gap`` command)
 
 The engine does no I/O and imports nothing from LSP, HTTP or LLM packages.
 """
@@ -16,7 +20,9 @@ The engine does no I/O and imports nothing from LSP, HTTP or LLM packages.
 from .apply import ApplyResult, Splice, apply, apply_with_splices, estimate_tokens, make_handle
 from .errors import GapError
 from .ingest import Ingested, ingest
-from .markers import Index, MarkerProblem, TargetInfo, TargetSpan, scan, strip
+from .markers import Index, MarkerProblem, TargetInfo, TargetSpan, iter_markers, scan, strip
+from .pointer import list_paths, pointer_span
+from .store import ArtifactStore, checksum, verify_checksum
 from .model import (
     PROTOCOL,
     Artifact,
@@ -34,6 +40,7 @@ __all__ = [
     "PROTOCOL",
     "ApplyResult",
     "Artifact",
+    "ArtifactStore",
     "EditOperation",
     "Envelope",
     "GapError",
@@ -48,10 +55,15 @@ __all__ = [
     "TargetSpan",
     "apply",
     "apply_with_splices",
+    "checksum",
+    "list_paths",
+    "pointer_span",
+    "verify_checksum",
     "converter",
     "envelope_from_data",
     "estimate_tokens",
     "ingest",
+    "iter_markers",
     "make_handle",
     "parse_envelope",
     "scan",

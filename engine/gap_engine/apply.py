@@ -17,7 +17,7 @@ import attrs
 
 from .errors import INVALID_CONTENT, INVALID_ENVELOPE, TARGET_NOT_FOUND, VERSION_CONFLICT, GapError
 from .markers import Index
-from .model import PROTOCOL, Artifact, EditOperation, Envelope, HandleContent
+from .model import PROTOCOL, Artifact, EditOperation, Envelope, HandleContent, _new_artifact, _new_envelope, _new_handle_content
 
 TokenCounter = Callable[[str], int]
 
@@ -69,15 +69,15 @@ def make_handle(
         m["state"] = artifact.state
     if meta:
         m.update(meta)
-    item = HandleContent(
-        id=artifact.id,
-        version=artifact.version,
-        token_count=count_tokens(artifact.body) if count_tokens is not None else None,
-        state=artifact.state,
-        content=artifact.body if include_content else None,
-        targets=artifact.index().infos,
+    item = _new_handle_content(
+        artifact.id,
+        artifact.version,
+        count_tokens(artifact.body) if count_tokens is not None else None,
+        artifact.state,
+        artifact.body if include_content else None,
+        artifact.index().infos,
     )
-    return Envelope(PROTOCOL, artifact.id, artifact.version, "handle", m, (item,))
+    return _new_envelope(PROTOCOL, artifact.id, artifact.version, "handle", m, (item,))
 
 
 class _SpliceLog:
@@ -113,6 +113,9 @@ class _SpliceLog:
 
     def splices(self, new_body: str) -> tuple[Splice, ...]:
         return tuple(Splice(o0, o1, new_body[c0 : c0 + cl]) for o0, o1, c0, cl in self.items)
+
+    def raw(self, new_body: str) -> tuple[tuple[int, int, str], ...]:
+        return tuple((o0, o1, new_body[c0 : c0 + cl]) for o0, o1, c0, cl in self.items)
 
 
 def _common_affix(a: str, b: str) -> tuple[int, int]:
@@ -206,6 +209,12 @@ def apply_with_splices(
             ``invalid_content`` (missing content, malformed markers, bad pointer value),
             ``invalid_envelope`` (a handle, an archived artifact, an edit with no artifact).
     """
+    new, handle, splices, warnings = _apply(artifact, envelope, count_tokens, strict_markers)
+    return ApplyResult(new, handle, tuple([Splice(a, b, t) for a, b, t in splices]), tuple(warnings))
+
+
+def _apply(artifact, envelope, count_tokens, strict_markers):
+    """The engine proper: → (new artifact, handle, raw splices ``(start, end, text)``, warnings)."""
     name = envelope.name
     if artifact is not None and artifact.state == "archived":
         raise GapError(INVALID_ENVELOPE, f"artifact {artifact.id!r} is archived (read-only, GAP §8.1)", artifact_id=artifact.id)
@@ -214,14 +223,14 @@ def apply_with_splices(
             raise GapError(INVALID_ENVELOPE, "a synthesize envelope carries exactly one content item")
         body = envelope.content[0].body
         new = Artifact(envelope.id, envelope.version, envelope.format, body, envelope.meta.get("state", artifact.state if artifact else None))
-        splices: tuple[Splice, ...] = ()
+        splices: tuple = ()
         if artifact is not None and artifact.body != body:
             old = artifact.body
             p, q = _common_affix(old, body)
-            splices = (Splice(p, len(old) - q, body[p : len(body) - q]),)
+            splices = ((p, len(old) - q, body[p : len(body) - q]),)
             if artifact._index is not None and "gap:target" not in old[p : len(old) - q]:
                 object.__setattr__(new, "_index", artifact._index.splice(p, len(old) - q, body[p : len(body) - q], body))
-        return ApplyResult(new, make_handle(new, count_tokens=count_tokens), splices)
+        return new, make_handle(new, count_tokens=count_tokens), splices, ()
     if name != "edit":
         raise GapError(INVALID_ENVELOPE, f"a {name!r} envelope cannot be applied (handles are outputs, GAP §7.2)")
     if artifact is None:
@@ -259,13 +268,13 @@ def apply_with_splices(
         if log is not None:
             log.add(s, e, len(text))
     if log is not None:
-        splices = log.splices(body)
+        splices = log.raw(body)
     elif ops and not (s == e and not text):
-        splices = (Splice(s, e, text),)
+        splices = ((s, e, text),)
     else:
         splices = ()
-    new = Artifact(artifact.id, envelope.version, fmt, body, artifact.state, index_=idx)
-    return ApplyResult(new, make_handle(new, count_tokens=count_tokens), splices, tuple(warnings))
+    new = _new_artifact(artifact.id, envelope.version, fmt, body, artifact.state, idx)
+    return new, make_handle(new, count_tokens=count_tokens), splices, warnings
 
 
 def apply(artifact: Artifact | None, envelope: Envelope) -> tuple[Artifact, Envelope]:
@@ -273,5 +282,5 @@ def apply(artifact: Artifact | None, envelope: Envelope) -> tuple[Artifact, Enve
 
     See :func:`apply_with_splices` for the semantics and the errors raised.
     """
-    r = apply_with_splices(artifact, envelope)
-    return r.artifact, r.handle
+    new, handle, _, _ = _apply(artifact, envelope, estimate_tokens, False)
+    return new, handle

@@ -129,6 +129,26 @@ class Artifact:
         return self.index().infos
 
 
+def _fast_ctor(cls):
+    """A positional constructor for a frozen slotted attrs class that sets the slots directly
+    (no validation runs on these classes anyway): ~2–3× cheaper than ``cls(...)`` on the
+    apply hot path. Internal."""
+    names = [f.name for f in attrs.fields(cls)]
+    ns = {"_new": object.__new__, "_cls": cls}
+    for n in names:
+        ns[f"_set_{n}"] = cls.__dict__[n].__set__
+    args = ", ".join(f"a{i}" for i in range(len(names)))
+    body = "".join(f"    _set_{n}(o, a{i})\n" for i, n in enumerate(names))
+    src = f"def make({args}):\n    o = _new(_cls)\n{body}    return o\n"
+    exec(src, ns)  # noqa: S102 - generated from the class's own field names
+    return ns["make"]
+
+
+_new_artifact = _fast_ctor(Artifact)  # (id, version, format, body, state, index)
+_new_envelope = _fast_ctor(Envelope)  # (protocol, id, version, name, meta, content)
+_new_handle_content = _fast_ctor(HandleContent)  # (id, version, token_count, state, content, targets)
+
+
 def _make_converter() -> cattrs.Converter:
     c = cattrs.Converter(omit_if_default=False)
 
