@@ -1,18 +1,33 @@
-"""Diagnostics for malformed markers (LSP 3.17 §textDocument_publishDiagnostics).
+"""Diagnostics for artifacts (LSP 3.17 §textDocument_publishDiagnostics; GAP §3.2).
 
-Reported: an opening marker never closed, a stray closing marker, a duplicate target id, an
-opening marker without an id, a self-closing marker. Published on open at once, after each
+Reported for artifacts: an opening marker never closed, a stray closing marker, a duplicate
+target id, an opening marker without an id, a self-closing marker (all from the engine's
+scan); ids that are not role-based (pure numbers or values, ``not_role_based``); markers in a
+JSON artifact (``markers_in_json``, JSON is addressed by JSON Pointer); overlapping regions
+(``overlap``: a closing marker that names a target other than the innermost open one, e.g.
+``<gap:target id="a"><gap:target id="b"></gap:target id="a">``).
+
+Providers: :data:`PROVIDERS` ``f(doc)`` and :data:`CONTEXT_PROVIDERS` ``f(ls, doc)`` (those
+that need other documents, e.g. envelope validation). Published on open at once, after each
 change debounced per document (``gap.diagnostics.debounceMs``) with the document version,
-and cleared on close.
+and cleared on close. A change to any document also re-validates the open envelope
+containers (their diagnostics depend on the artifacts they name).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 
+from gap_engine.markers import iter_markers
+from gap_engine.pointer import format_kind
 from lsprotocol import types
 
 from .documents import Document
+from .ids import is_role_based
+
+log = logging.getLogger("gap_ls.diagnostics")
 
 SEVERITY = {
     "unclosed": types.DiagnosticSeverity.Error,
@@ -40,8 +55,92 @@ def marker_diagnostics(doc: Document) -> list[types.Diagnostic]:
     return out
 
 
+def _is_artifact(doc: Document) -> bool:
+    return not doc.uri.lower().endswith((".gap.json", ".gap.jsonl"))
+
+
+def id_diagnostics(doc: Document) -> list[types.Diagnostic]:
+    """Target ids that are values, not roles (GAP §3.2 "describe the role, not the value")."""
+    if not _is_artifact(doc) or not len(doc.index):
+        return []
+    bad = [i for i in doc.index.infos if not is_role_based(i.id)]
+    out = []
+    for info in bad[:500]:
+        span = doc.index.get(info.id)
+        out.append(
+            types.Diagnostic(
+                range=doc.range_at(span.start, span.content_start),
+                message=f"target id {info.id!r} is a value, not a role: name what the region is "
+                f"(e.g. 'revenue-value', 'user-count') so it stays valid when the value changes (GAP §3.2)",
+                severity=types.DiagnosticSeverity.Warning,
+                code="not_role_based",
+                source=SOURCE,
+            )
+        )
+    return out
+
+
+def json_marker_diagnostics(doc: Document) -> list[types.Diagnostic]:
+    """Markers in a JSON artifact: JSON is addressed by JSON Pointer, not markers (GAP §3.2, §5.1)."""
+    if not _is_artifact(doc) or format_kind(doc.format) != "json" or "gap:target" not in doc.text:
+        return []
+    out = []
+    for s, e, closing in iter_markers(doc.text):
+        if closing:
+            continue
+        out.append(
+            types.Diagnostic(
+                range=doc.range_at(s, e),
+                message="a JSON artifact has no markers: address its values by JSON Pointer (GAP §3.2, §5.1)",
+                severity=types.DiagnosticSeverity.Warning,
+                code="markers_in_json",
+                source=SOURCE,
+            )
+        )
+        if len(out) >= 200:
+            break
+    return out
+
+
+_NAMED_CLOSE = re.compile(r"</gap:target\s+[^>]*?\bid\s*=\s*[\"']([^\"']*)[\"'][^>]*>")
+
+
+def overlap_diagnostics(doc: Document) -> list[types.Diagnostic]:
+    """Regions that overlap instead of nesting: a closing marker naming a target that is not
+    the innermost one still open."""
+    text = doc.text
+    if "</gap:target " not in text:
+        return []
+    out = []
+    stack: list[str | None] = []
+    for s, e, closing in iter_markers(text):
+        if not closing:
+            m = _ID.search(text, s, e)
+            stack.append(m.group(1) if m else None)
+            continue
+        m = _NAMED_CLOSE.match(text, s)
+        named = m.group(1) if m and m.end() == e else None
+        inner = stack.pop() if stack else None
+        if named is not None and inner is not None and named != inner and named in stack:
+            out.append(
+                types.Diagnostic(
+                    range=doc.range_at(s, e),
+                    message=f"regions overlap: this closes {named!r} while {inner!r} (opened inside it) is still open; "
+                    f"targets must nest (GAP §3.2)",
+                    severity=types.DiagnosticSeverity.Error,
+                    code="overlap",
+                    source=SOURCE,
+                )
+            )
+    return out
+
+
+_ID = re.compile(r"""\bid\s*=\s*["']([^"']*)["']""")
+
 #: extra diagnostic providers: callables ``f(doc) -> list[Diagnostic]`` (other modules add theirs)
-PROVIDERS = [marker_diagnostics]
+PROVIDERS = [marker_diagnostics, id_diagnostics, json_marker_diagnostics, overlap_diagnostics]
+#: providers that need the server: callables ``f(ls, doc) -> list[Diagnostic]``
+CONTEXT_PROVIDERS: list = []
 
 
 def publish(ls, doc: Document) -> None:
@@ -50,9 +149,12 @@ def publish(ls, doc: Document) -> None:
         try:
             diags.extend(provider(doc))
         except Exception:
-            import logging
-
-            logging.getLogger("gap_ls").exception("diagnostic provider %r failed", provider)
+            log.exception("diagnostic provider %r failed", provider)
+    for provider in CONTEXT_PROVIDERS:
+        try:
+            diags.extend(provider(ls, doc))
+        except Exception:
+            log.exception("diagnostic provider %r failed", provider)
     ls.text_document_publish_diagnostics(
         types.PublishDiagnosticsParams(uri=doc.uri, diagnostics=diags, version=doc.version)
     )
@@ -79,5 +181,24 @@ def register(ls) -> None:
                 publish(ls, doc)
 
         pending[doc.uri] = loop.call_later(ls.settings.debounce_ms / 1000, fire)
+        if CONTEXT_PROVIDERS and event != "open":
+            _revalidate_others(ls, doc, pending)
+
+    def _revalidate_others(ls, changed: Document, pending) -> None:
+        from .envelope_files import envelope_kind
+
+        loop = asyncio.get_running_loop()
+        for other in ls.documents:
+            if other.uri == changed.uri or other.uri in pending or not envelope_kind(other.uri, other.language_id):
+                continue
+            if envelope_kind(other.uri, other.language_id) == "markdown" and '"op"' not in other.text:
+                continue
+
+            def fire(other=other) -> None:
+                pending.pop(other.uri, None)
+                if other.uri in ls.documents:
+                    publish(ls, other)
+
+            pending[other.uri] = loop.call_later(max(ls.settings.debounce_ms, 50) / 1000, fire)
 
     ls.listeners.append(on_document)

@@ -177,43 +177,49 @@ def _ops_of(array, src: bytes, bm: _ByteMap, base: int) -> list[OpRef]:
     return ops
 
 
-def _first_error(node):
-    if node.type == "ERROR" or node.is_missing:
-        return node
-    if not node.has_error:
+def _one_value(text: str, base: int) -> EnvelopeRef | None:
+    """The single JSON value of ``text`` (None when ``text`` is blank)."""
+    lead = len(text) - len(text.lstrip())
+    body = text.strip()
+    if not body:
         return None
-    for ch in node.children:
-        e = _first_error(ch)
-        if e is not None:
-            return e
-    return node
-
-
-def parse_json_values(text: str, base: int = 0) -> list[EnvelopeRef]:
-    """Every top-level JSON value of ``text`` (one for ``.gap.json``, one per line for JSONL)."""
+    s, e = lead, lead + len(body)
+    ref = EnvelopeRef(base + s, base + e, body)
     src = text.encode("utf-8")
     bm = _ByteMap(text)
-    tree = _json_parser().parse(src)
-    out: list[EnvelopeRef] = []
-    root = tree.root_node
-    values = [c for c in root.children if c.type not in ("comment",)] if root.type == "document" else [root]
-    for node in values:
-        s, e = bm.cp(node.start_byte), bm.cp(node.end_byte)
-        ref = EnvelopeRef(base + s, base + e, text[s:e])
-        try:
-            ref.data = json.loads(ref.text)
-        except ValueError as exc:
-            bad = _first_error(node) or node
-            ref.error = f"not valid JSON: {exc.msg if hasattr(exc, 'msg') else exc}"
-            ref.error_at = (base + bm.cp(bad.start_byte), base + max(bm.cp(bad.end_byte), bm.cp(bad.start_byte) + 1))
-        target = node
+    root = _json_parser().parse(src).root_node
+    try:
+        ref.data = json.loads(body)
+    except ValueError as exc:
+        pos = getattr(exc, "pos", 0) or 0
+        ref.error = f"not valid JSON: {getattr(exc, 'msg', exc)}"
+        ref.error_at = (base + s + pos, base + s + min(pos + 1, len(body)))
+    node = None
+    if root.type == "document":
+        kids = [c for c in root.named_children if c.type != "comment"]
+        node = kids[0] if len(kids) == 1 else max(kids, key=lambda c: c.end_byte - c.start_byte, default=None)
+    if node is not None:
         if node.type == "object":
             content = _pairs(node).get("content")
             if content is not None and content.type == "array":
                 ref.ops = _ops_of(content, src, bm, base)
         elif node.type == "array":
-            ref.ops = _ops_of(target, src, bm, base)
-        out.append(ref)
+            ref.ops = _ops_of(node, src, bm, base)
+    return ref
+
+
+def parse_json_values(text: str, base: int = 0, *, lines: bool = False) -> list[EnvelopeRef]:
+    """The envelope of ``text`` (one JSON value), or with ``lines`` one per non-blank line (JSONL)."""
+    if not lines:
+        ref = _one_value(text, base)
+        return [ref] if ref is not None else []
+    out = []
+    off = 0
+    for line in text.splitlines(keepends=True):
+        ref = _one_value(line, base + off)
+        if ref is not None:
+            out.append(ref)
+        off += len(line)
     return out
 
 
@@ -247,7 +253,7 @@ def _markdown_fences(text: str) -> list[tuple[int, str]]:
 def find_envelopes(text: str, kind: str | None) -> list[EnvelopeRef]:
     """The envelopes of a document of ``kind`` (see :func:`envelope_kind`)."""
     if kind in ("json", "jsonl"):
-        return parse_json_values(text)
+        return parse_json_values(text, lines=kind == "jsonl")
     if kind == "markdown":
         if '"op"' not in text and '"protocol"' not in text:
             return []

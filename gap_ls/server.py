@@ -33,6 +33,9 @@ FEATURES = (
     "gap_ls.rename",
     "gap_ls.navigation",
     "gap_ls.hover",
+    "gap_ls.envelopes",
+    "gap_ls.completion",
+    "gap_ls.codelens",
     "gap_ls.preview",
     "gap_ls.settings",
 )
