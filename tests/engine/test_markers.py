@@ -107,44 +107,7 @@ def test_compacted_is_equal():
 
 # -- property: Index.splice(...) equals scan(new_body), for any splice ---------------------------
 
-IDS = ["a", "b", "c", "d", "e"]
-
-
-@st.composite
-def marked_bodies(draw, max_depth=3):
-    """Bodies with well-formed targets, and sometimes malformed markers."""
-    used = set()
-    out = []
-
-    def node(depth):
-        kind = draw(st.integers(0, 9))
-        if kind <= 2 or depth >= max_depth:
-            out.append(draw(st.sampled_from(["x", "yy", " ", "\n", "é", "<p>", ""])))
-            return
-        if kind == 9:
-            out.append(draw(st.sampled_from([
-                '<gap:target id="a">', "</gap:target>", '<gap:target class="z">', '<gap:target id="q"/>',
-                '<gap:target id="a">dup</gap:target>',
-            ])))
-            return
-        ident = draw(st.sampled_from(IDS + [f"n{len(used)}"]))
-        used.add(ident)
-        attrs = draw(st.sampled_from(['id="{}"', 'id="{}" label="L"', 'type="v" id="{}"', "id='{}'", 'id="{}" accepts="li*"']))
-        out.append(f"<gap:target {attrs.format(ident)}>")
-        for _ in range(draw(st.integers(0, 3))):
-            node(depth + 1)
-        out.append("</gap:target>")
-
-    for _ in range(draw(st.integers(1, 5))):
-        node(0)
-    return "".join(out)
-
-
-inserts = st.one_of(
-    st.sampled_from(["", "z", "\n", '<gap:target id="new">v</gap:target>', '<gap:target id="a">w</gap:target>',
-                     "</gap:target>", '<gap:target id="u">', "gap:target", '<gap:tar', 'get id="k">']),
-    marked_bodies(max_depth=2),
-)
+from ._strategies import IDS, inserts, marked_bodies  # noqa: E402
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
