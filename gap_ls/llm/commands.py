@@ -269,7 +269,7 @@ async def edit_with_instruction(ls, uri: str, instruction: str, target_id: str |
     partial = _PartialPreview(ls, doc, artifact)
     async with work_progress(ls, "GAP: edit with instruction") as (report, cancel, outcome):
         try:
-            out = await pipe.edit(artifact, instruction.strip(), target_id=target_id or None, cancel=cancel, on_progress=report, on_operation=partial)
+            out = await pipe.edit(artifact, instruction.strip(), target_id=target_id or None, cancel=cancel, on_progress=report, on_operation=partial if partial.server is not None else None)
         except EditFailed as err:
             partial.reset()
             outcome[0] = "cancelled" if err.code == "cancelled" else "failed"

@@ -35,6 +35,7 @@ from gap_engine.model import PROTOCOL, EditOperation, SynthesizeContent, Target
 from . import prompts
 from .client import CancelToken, LLMClient, LLMError
 from .config import LLMConfig
+from .partial import JsonOpStream
 from .tokens import TokenCounter, make_counter
 
 log = logging.getLogger("gap_ls.llm")
@@ -442,8 +443,8 @@ class EditPipeline:
         """Edit ``artifact`` from ``instruction`` (see the module docstring for the steps).
 
         ``target_id`` is the user's selected target (it also scopes the fallback);
-        ``on_operation(op)`` is called with each edit-block operation as soon as it is complete
-        in the stream (for a preview), and with None when a repair answer starts (forget the
+        ``on_operation(op)`` is called with each operation (edit block or JSON envelope item) as
+        soon as it is complete in the stream (for a preview), and with None when a repair answer starts (forget the
         operations shown so far). Nothing is applied to any buffer here.
 
         Raises:
@@ -463,19 +464,18 @@ class EditPipeline:
         try:
             for n in range(total):
                 kind = "edit" if n == 0 else "repair"
-                stream_ops = BlockStream() if on_operation is not None else None
+                streams = (BlockStream(), JsonOpStream(artifact.format)) if on_operation is not None else ()
                 if on_operation is not None and n > 0:
                     on_operation(None)  # a new answer: forget the operations shown so far
 
-                def on_delta(d: str, _s=stream_ops):
-                    if _s is None:
-                        return
-                    try:
-                        for item in _s.feed(d):
-                            if isinstance(item, EditOperation):
-                                on_operation(item)
-                    except GapError:
-                        pass
+                def on_delta(d: str, _ss=streams):
+                    for st in _ss:
+                        try:
+                            for item in st.feed(d):
+                                if isinstance(item, EditOperation):
+                                    on_operation(item)
+                        except GapError:
+                            pass
 
                 comp, att = await self._call(kind, messages, t0=t0, received=received, attempt_no=n + 1, cancel=cancel, on_progress=on_progress, on_delta=on_delta)
                 if first_ttft is None:
