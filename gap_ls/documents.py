@@ -225,6 +225,21 @@ class Document:
                     col = self._units(seg)
             yield types.Position(line=line, character=col)
 
+    def line_cols(self, offsets: list[int]) -> list[tuple[int, int]]:
+        """``(line, character)`` of many offsets, as plain tuples (no ``Position`` objects:
+        for answers built as JSON text)."""
+        starts = self._line_starts()
+        text = self.text
+        lines = [bisect_right(starts, o) - 1 for o in offsets]
+        if self.encoding == "utf-32" or text.isascii():
+            return [(ln, o - starts[ln]) for ln, o in zip(lines, offsets)]
+        out = []
+        for ln, o in zip(lines, offsets):
+            st = starts[ln]
+            seg = text[st:o]
+            out.append((ln, o - st if seg.isascii() else self._units(seg)))
+        return out
+
     # -- changes -----------------------------------------------------------------------------
     def apply_change(self, change) -> None:
         """Apply one ``TextDocumentContentChangeEvent`` (incremental or full)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import logging
 from typing import Any, Callable
 
@@ -43,9 +44,37 @@ FEATURES = (
 DocListener = Callable[["GapLanguageServer", Document, str], Any]
 
 
+class RawJSON:
+    """A request result already serialised as JSON text: sent as is, bypassing pygls'
+    converter (the fast path for big answers such as 10,000 document symbols). ``text`` must
+    be valid JSON and ASCII-only (``json.dumps`` default) or is encoded as UTF-8."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
 class GapProtocol(LanguageServerProtocol):
     """pygls' protocol with text synchronisation routed to our :class:`DocumentStore`
-    (LSP 3.17 §textDocument/didOpen, didChange, didClose)."""
+    (LSP 3.17 §textDocument/didOpen, didChange, didClose), and :class:`RawJSON` results
+    written without re-serialisation."""
+
+    def _send_response(self, msg_id, result=None, error=None):
+        if error is None and isinstance(result, RawJSON):
+            self._result_types.pop(msg_id, None)
+            body = ('{"jsonrpc":"2.0","id":%s,"result":%s}' % (json.dumps(msg_id), result.text)).encode("utf-8")
+            if self.writer is None:
+                return
+            header = (
+                f"Content-Length: {len(body)}\r\n"
+                f"Content-Type: {self.CONTENT_TYPE}; charset={self.CHARSET}\r\n\r\n"
+            ).encode("ascii")
+            res = self.writer.write(header + body if self._include_headers else body)
+            if asyncio.iscoroutine(res) or isinstance(res, asyncio.Future):
+                asyncio.ensure_future(res)
+            return
+        return super()._send_response(msg_id, result, error)
 
     @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
     def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams):

@@ -1,13 +1,28 @@
-"""Targets as document symbols (LSP 3.17 §textDocument_documentSymbol).
+"""Targets as document symbols (LSP 3.17 §textDocument_documentSymbol; GAP §3.2, §4.2).
 
-One symbol per well-formed ``<gap:target id="…">``: name = the id, range = the whole marked
-region (both markers included), selectionRange = the opening marker, children = nested
-targets. Clients without ``hierarchicalDocumentSymbolSupport`` get flat
+One symbol per well-formed ``<gap:target id="…">``: name = the id, kind from the marker's
+``type`` attribute (:data:`KINDS`), detail = label · accepts · size in tokens, range = the
+whole marked region (both markers included), selectionRange = the opening marker, children =
+nested targets. Clients without ``hierarchicalDocumentSymbolSupport`` get flat
 ``SymbolInformation`` with the parent id as container name.
+
+JSON and YAML artifacts without markers get their addressable structure instead: one symbol
+per JSON Pointer (:func:`gap_engine.pointer.list_paths`), named by its last token, with the
+pointer as detail, nested as the values nest (at most :data:`MAX_POINTERS`).
+
+Speed: the answer is built as JSON text directly and sent through
+:class:`gap_ls.server.RawJSON` (no attrs objects, no converter), and cached per document
+generation; sizes are ``ceil(chars / 4)`` estimates above :data:`EXACT_TOKENS_LIMIT`
+characters of artifact (marked ``≈``), else counted with ``gap.tokenizer`` when configured.
 """
 
 from __future__ import annotations
 
+import json
+import re
+
+from gap_engine import estimate_tokens
+from gap_engine.pointer import format_kind, list_paths, parse_pointer, pointer_span
 from lsprotocol import types
 
 from .documents import Document
@@ -21,69 +36,182 @@ KINDS = {
     "row": types.SymbolKind.Field,
     "code": types.SymbolKind.Function,
     "function": types.SymbolKind.Function,
+    "method": types.SymbolKind.Method,
     "class": types.SymbolKind.Class,
+    "module": types.SymbolKind.Module,
     "text": types.SymbolKind.String,
+    "heading": types.SymbolKind.Namespace,
+    "config": types.SymbolKind.Property,
+    "property": types.SymbolKind.Property,
+    "style": types.SymbolKind.Property,
 }
+MAX_POINTERS = 5000
+EXACT_TOKENS_LIMIT = 200_000
+_SAFE = re.compile(r'[^"\\\x00-\x1f\x7f-\uffff]*\Z')
 
 
 def symbol_kind(span) -> types.SymbolKind:
-    """The symbol kind of a target: from its ``type`` attribute, else Namespace for a
-    target with nested targets… decided by the caller; default Field."""
+    """The symbol kind of a target: from its ``type`` attribute (Object for an unknown type),
+    else Field (Namespace when it has nested targets, decided by the caller)."""
     t = span.info.type
     if t is not None:
         return KINDS.get(t.lower(), types.SymbolKind.Object)
     return types.SymbolKind.Field
 
 
-def _detail(span) -> str | None:
+def _counter(ls, doc: Document):
+    if ls is None or len(doc.text) > EXACT_TOKENS_LIMIT or not getattr(ls.settings, "tokenizer", None):
+        return estimate_tokens, "≈"
+    from .hover import _counter as hover_counter
+
+    fn, label = hover_counter(ls.settings.tokenizer)
+    return fn, ("" if "tokenizers" in label else "≈")
+
+
+def _detail(span, n_tokens: int | None, approx: str) -> str | None:
     info = span.info
-    parts = [p for p in (info.label, f"accepts {info.accepts}" if info.accepts else None) if p]
-    return " · ".join(parts) or None
+    parts = [info.label, f"accepts {info.accepts}" if info.accepts else None]
+    if n_tokens is not None:
+        parts.append(f"{approx}{n_tokens} tok")
+    return " · ".join(p for p in parts if p) or None
 
 
-def document_symbols(doc: Document) -> list[types.DocumentSymbol]:
-    """The target tree of ``doc`` as ``DocumentSymbol`` s."""
+def _q(s: str) -> str:
+    return f'"{s}"' if _SAFE.match(s) else json.dumps(s)
+
+
+def marker_symbols_json(ls, doc: Document, hierarchical: bool) -> str:
+    """The target symbols of ``doc`` as a JSON array text (``DocumentSymbol[]`` or
+    ``SymbolInformation[]``)."""
     spans = list(doc.index.spans())
     if not spans:
-        return []
+        return "[]"
     offs = sorted({o for s in spans for o in (s.start, s.content_start, s.end)})
-    pos = dict(zip(offs, doc.positions_at(offs)))
-    roots: list[types.DocumentSymbol] = []
-    by_id: dict[str, types.DocumentSymbol] = {}
-    for s in spans:
-        sym = types.DocumentSymbol(
-            name=s.info.id,
-            kind=symbol_kind(s),
-            range=types.Range(pos[s.start], pos[s.end]),
-            selection_range=types.Range(pos[s.start], pos[s.content_start]),
-            detail=_detail(s),
-            children=[],
+    pos = {o: '{"line":%d,"character":%d}' % lc for o, lc in zip(offs, doc.line_cols(offs))}
+    count, approx = _counter(ls, doc)
+    has_children = {s.parent for s in spans if s.parent is not None}
+    field, namespace = int(types.SymbolKind.Field), int(types.SymbolKind.Namespace)
+    kinds = {}
+
+    def kind_of(s) -> int:
+        t = s.info.type
+        if t is None:
+            return namespace if s.id in has_children else field
+        k = kinds.get(t)
+        if k is None:
+            k = kinds[t] = int(KINDS.get(t.lower(), types.SymbolKind.Object))
+        return k
+
+    if not hierarchical:
+        uri = _q(doc.uri)
+        parts = []
+        for s in spans:
+            container = ',"containerName":%s' % _q(s.parent) if s.parent is not None else ""
+            parts.append('{"name":%s,"kind":%d,"location":{"uri":%s,"range":{"start":%s,"end":%s}}%s}' % (
+                _q(s.id), kind_of(s), uri, pos[s.start], pos[s.end], container))
+        return "[" + ",".join(parts) + "]"
+    # each symbol's JSON is built once, children before parents (reverse document order)
+    text = doc.text
+    done: dict[str, str] = {}
+    kids: dict[str, list[str]] = {}
+    known = {s.id for s in spans}
+    for s in reversed(spans):
+        det = _detail(s, -(-(s.content_end - s.content_start) // 4) if count is estimate_tokens else count(text[s.content_start : s.content_end]), approx)
+        ch = kids.pop(s.id, None)
+        js = '{"name":%s,"kind":%d,"range":{"start":%s,"end":%s},"selectionRange":{"start":%s,"end":%s}%s,"children":[%s]}' % (
+            _q(s.id), kind_of(s), pos[s.start], pos[s.end], pos[s.start], pos[s.content_start],
+            ',"detail":%s' % _q(det) if det else "", ",".join(reversed(ch)) if ch else "",
         )
-        by_id[s.info.id] = sym
-        parent = by_id.get(s.parent) if s.parent is not None else None
+        if s.parent is not None and s.parent in known:
+            kids.setdefault(s.parent, []).append(js)
+        else:
+            done[s.id] = js
+    return "[" + ",".join(reversed(list(done.values()))) + "]"
+
+
+def _value_kind(text: str) -> types.SymbolKind:
+    c = text[:1]
+    if c == "{" or c == "" or c == "\n":
+        return types.SymbolKind.Object
+    if c == "[" or c == "-" and text[1:2] in (" ", "\n"):
+        return types.SymbolKind.Array
+    if c in "\"'":
+        return types.SymbolKind.String
+    if c.isdigit() or c == "-":
+        return types.SymbolKind.Number
+    if text in ("true", "false"):
+        return types.SymbolKind.Boolean
+    if text in ("null", "~"):
+        return types.SymbolKind.Null
+    return types.SymbolKind.String
+
+
+def pointer_symbols(doc: Document) -> list[types.DocumentSymbol]:
+    """``DocumentSymbol`` s for the JSON Pointers of a JSON/YAML artifact (GAP §4.2)."""
+    try:
+        paths = list_paths(doc.text, doc.format)[:MAX_POINTERS]
+    except Exception:
+        return []
+    by_ptr: dict[str, types.DocumentSymbol] = {}
+    roots: list[types.DocumentSymbol] = []
+    for p in paths:
+        sp = pointer_span(doc.text, doc.format, p)
+        if sp is None:
+            continue
+        tokens = parse_pointer(p)
+        name = tokens[-1] if tokens else p
+        rng = doc.range_at(*sp)
+        sym = types.DocumentSymbol(name=name or '""', kind=_value_kind(doc.text[sp[0] : sp[1]][:5]), range=rng, selection_range=rng, detail=p, children=[])
+        by_ptr[p] = sym
+        parent = by_ptr.get(p[: p.rfind("/")]) if p.count("/") > 1 else None
         if parent is not None:
+            # the parent's range must contain the child's (YAML spans start at the value)
+            if (parent.range.start.line, parent.range.start.character) > (rng.start.line, rng.start.character):
+                parent.range = types.Range(rng.start, parent.range.end)
             parent.children.append(sym)
         else:
             roots.append(sym)
-    for sym in by_id.values():
-        if sym.children and sym.kind == types.SymbolKind.Field:
-            sym.kind = types.SymbolKind.Namespace
     return roots
+
+
+def _flatten(syms, uri, container=None, out=None):
+    out = [] if out is None else out
+    for s in syms:
+        out.append(types.SymbolInformation(name=s.name, kind=s.kind, location=types.Location(uri, s.range), container_name=container))
+        _flatten(s.children or [], uri, s.detail, out)
+    return out
+
+
+def document_symbols(doc: Document, ls=None) -> list[types.DocumentSymbol]:
+    """The target tree of ``doc`` as ``DocumentSymbol`` objects (for in-process callers)."""
+    data = json.loads(marker_symbols_json(ls, doc, True))
+    conv = __import__("lsprotocol.converters", fromlist=["get_converter"]).get_converter()
+    return [conv.structure(d, types.DocumentSymbol) for d in data]
 
 
 def flat_symbols(doc: Document) -> list[types.SymbolInformation]:
     """The targets of ``doc`` as flat ``SymbolInformation`` (container = parent id)."""
     out = []
     for s in doc.index.spans():
-        out.append(
-            types.SymbolInformation(
-                name=s.info.id,
-                kind=symbol_kind(s),
-                location=types.Location(doc.uri, doc.range_at(s.start, s.end)),
-                container_name=s.parent,
-            )
-        )
+        out.append(types.SymbolInformation(name=s.info.id, kind=symbol_kind(s), location=types.Location(doc.uri, doc.range_at(s.start, s.end)), container_name=s.parent))
     return out
+
+
+def symbols_result(ls, doc: Document, hierarchical: bool):
+    """The ``textDocument/documentSymbol`` answer for ``doc`` (cached per generation)."""
+    from .server import RawJSON
+
+    key = (doc.generation, hierarchical, doc.encoding, getattr(ls.settings, "tokenizer", None))
+    cached = getattr(doc, "_symbols", None)
+    if cached is not None and cached[0] == key and cached[1] is doc.text:
+        return cached[2]
+    if not len(doc.index) and format_kind(doc.format) is not None and not doc.uri.endswith((".gap.json", ".gap.jsonl")):
+        syms = pointer_symbols(doc)
+        result = syms if hierarchical else _flatten(syms, doc.uri)
+    else:
+        result = RawJSON(marker_symbols_json(ls, doc, hierarchical))
+    doc._symbols = (key, doc.text, result)  # type: ignore[attr-defined]
+    return result
 
 
 def register(ls) -> None:
@@ -94,6 +222,5 @@ def register(ls) -> None:
             return []
         caps = ls.client_capabilities.text_document
         sym_caps = caps.document_symbol if caps else None
-        if sym_caps is not None and sym_caps.hierarchical_document_symbol_support:
-            return document_symbols(doc)
-        return flat_symbols(doc)
+        hierarchical = bool(sym_caps is not None and sym_caps.hierarchical_document_symbol_support)
+        return symbols_result(ls, doc, hierarchical)

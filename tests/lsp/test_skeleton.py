@@ -45,7 +45,7 @@ async def test_symbols_nest_as_markers_nest(client):
     assert text[start:end] == '<gap:target id="revenue-value" type="value">$12,340</gap:target>'
     sel = text[utf16_offset(text, rv.selection_range.start) : utf16_offset(text, rv.selection_range.end)]
     assert sel == '<gap:target id="revenue-value" type="value">'
-    assert syms[0].detail == "Page header"
+    assert syms[0].detail.startswith("Page header · ")
 
 
 async def test_apply_envelope_sends_minimal_versioned_edits(client):
