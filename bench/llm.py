@@ -8,7 +8,7 @@ Prints, measured in this one run (no asserts):
    ``../shared/gap-evals`` (real envelopes as models wrote them): per-edit ratio median and
    the aggregate saving, for the JSON envelope as written and for the same operations written
    as plain-text edit blocks (``gap_engine.editblocks``). Counted with every configured
-   tokenizer and with the labelled ≈4 chars/token estimate.
+   tokenizer and with the labelled estimate (characters / 4).
 2. The pipeline's own overhead per edit, excluding the model: parse the answer (lenient) +
    validate by dry-run apply (strict markers) + apply again to the document as the server does
    (``gap_ls.edits.apply_envelope``: ingest + apply) + build the ``TextEdit`` s and the
@@ -87,7 +87,9 @@ def counters(specs: list[str], evals_texts: list[str]):
         trained = train_local_bpe(evals_texts)
         if trained is not None:
             out.append(trained)
-    out.append(("estimate (≈4 chars/token)", estimate_tokens))
+    from gap_ls.llm.tokens import ESTIMATE_LABEL
+
+    out.append((ESTIMATE_LABEL, estimate_tokens))
     return out
 
 

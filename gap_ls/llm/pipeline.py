@@ -114,7 +114,7 @@ class Accounting:
     artifact (what regenerating it would have produced); ``saved_tokens`` = full − output;
     ``input_tokens``: prompt tokens sent over all attempts (counted locally); ``attempts``;
     ``ttft``: s to the first token of the first attempt; ``ttlt``: s to the last token of the
-    last attempt; ``counter``: what counted (``tokenizers:…`` or the labelled estimate).
+    last attempt; ``counter``: what counted (``tokenizer <spec>`` or the labelled estimate).
     """
 
     envelope_tokens: int

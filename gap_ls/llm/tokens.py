@@ -21,13 +21,16 @@ log = logging.getLogger(__name__)
 
 __all__ = ["TokenCounter", "make_counter", "ESTIMATE_LABEL"]
 
-ESTIMATE_LABEL = "estimate (≈4 chars/token)"
+try:
+    from gap_engine.tokens import ESTIMATE_LABEL  # one label across the project
+except ImportError:  # an engine without gap_engine.tokens
+    ESTIMATE_LABEL = "estimate (characters / 4)"
 
 
 @attrs.frozen
 class TokenCounter:
-    """``count(text) -> int`` plus ``label`` (what counted: ``tokenizers:<name>`` or
-    ``estimate (≈4 chars/token)``) and ``exact`` (False for the estimate)."""
+    """``count(text) -> int`` plus ``label`` (what counted: ``tokenizer <spec>`` or
+    the estimate label) and ``exact`` (False for the estimate)."""
 
     count: Callable[[str], int]
     label: str
@@ -79,18 +82,15 @@ def make_counter(spec: str | None) -> TokenCounter:
     (``problem`` then says why)."""
     if not spec:
         return _estimate()
-    try:  # the engine's loader, when it has one
-        from gap_engine import tokens as engine_tokens  # type: ignore
-
-        loader = getattr(engine_tokens, "load_counter", None) or getattr(engine_tokens, "counter", None)
-        if loader is not None:
-            c = loader(spec)
-            if c is not None:
-                fn = getattr(c, "count", c)
-                label = getattr(c, "label", None) or f"tokenizers:{spec}"
-                return TokenCounter(fn, label, True)
-    except Exception:  # noqa: BLE001 - fall through to our own loader
-        pass
+    try:  # the engine's loader (gap_engine.tokens), when this engine has it
+        from gap_engine.tokens import counter_or_estimate  # type: ignore
+    except ImportError:
+        counter_or_estimate = None
+    if counter_or_estimate is not None:
+        fn, label, problem = counter_or_estimate(spec)
+        if fn is estimate_tokens:
+            return _estimate(problem)
+        return TokenCounter(fn, label, True)
     path = find_tokenizer_file(spec)
     if path is None:
         return _estimate(f"tokenizer {spec!r} is neither a file nor in the local Hugging Face cache (no downloads)")
@@ -108,5 +108,4 @@ def make_counter(spec: str | None) -> TokenCounter:
             return 0
         return len(tok.encode(text, add_special_tokens=False).ids)
 
-    name = spec if not Path(spec).expanduser().exists() else Path(spec).name
-    return TokenCounter(count, f"tokenizers:{name}", True)
+    return TokenCounter(count, f"tokenizer {spec}", True)

@@ -43,7 +43,7 @@ def test_estimate_when_nothing_configured_or_not_available_offline(tmp_path, mon
     c = make_counter(None)
     assert c.label == ESTIMATE_LABEL and not c.exact and c("abcdefgh") == 2
     c = make_counter("some-org/not-cached-anywhere")
-    assert not c.exact and "no downloads" in c.problem
+    assert not c.exact and c.problem and "not-cached-anywhere" in c.problem
 
 
 def _train_tiny_bpe(path):
@@ -63,7 +63,7 @@ def test_real_tokenizer_from_a_local_file(tmp_path):
     path = tmp_path / "tokenizer.json"
     _train_tiny_bpe(path)
     c = make_counter(str(path))
-    assert c.exact and c.label == "tokenizers:tokenizer.json"
+    assert c.exact and c.label == f"tokenizer {path}"
     text = '<div class="card"><gap:target id="revenue">$12,340</gap:target></div>'
     n = c(text)
     assert 0 < n < len(text)
@@ -77,7 +77,7 @@ def test_cached_hub_name_is_found_without_network(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     assert find_tokenizer_file("acme/tiny") == snap / "tokenizer.json"
     c = make_counter("acme/tiny")
-    assert c.exact and c.label == "tokenizers:acme/tiny"
+    assert c.exact and c.label == "tokenizer acme/tiny"
 
 
 async def test_pipeline_accounting_uses_the_configured_tokenizer(tmp_path, fake):
@@ -91,5 +91,5 @@ async def test_pipeline_accounting_uses_the_configured_tokenizer(tmp_path, fake)
     pipe = EditPipeline(cfg)
     out = await pipe.edit(Artifact("d", 1, "text/html", R.DASHBOARD), R.ORDERS_INSTRUCTION)
     await pipe.aclose()
-    assert out.accounting.counter == "tokenizers:tokenizer.json"
+    assert out.accounting.counter == f"tokenizer {path}"
     assert out.accounting.full_tokens == pipe.counter(out.artifact.body)
