@@ -376,16 +376,93 @@ class Index:
         """The same index with every pending shift resolved (cheaper lookups afterwards)."""
         if not self._deltas:
             return self
+        positions = self._bulk_positions()
         recs = {}
         order = []
-        for rec in self._order:
-            r = _moved(rec, *self._resolve(rec), 0)
-            recs[r[_ID]] = r
-            order.append(r)
+        if positions is None:  # the simple way: every record through every pending shift
+            for rec in self._order:
+                r = _moved(rec, *self._resolve(rec), 0)
+                recs[r[_ID]] = r
+                order.append(r)
+        else:
+            resolve = self._resolve
+            for rec, pos in zip(self._order, positions):
+                os, cs, ce, oe = pos if pos is not None else resolve(rec)
+                r = [rec[0], rec[1], rec[2], os, cs, ce, oe, rec[7], rec[8], 0, rec[10]]
+                recs[rec[0]] = r
+                order.append(r)
         others = tuple(_moved(rec, *self._resolve(rec), 0) for rec in self._others)
         idx = Index(recs, tuple(order), (), self.problems, others, self._dups)
         idx._infos = self._infos
         return idx
+
+    def _bulk_positions(self):
+        """Resolved positions of the records that predate every pending shift, in O(n + m²
+        log n) for n records and m shifts instead of O(n·m); None entries are resolved one by
+        one; None overall when the shortcut does not apply (ambiguous parent ids).
+
+        Each shift ``(s, d)`` moves every record opening at or after ``s`` (a suffix of the
+        document order, found by binary search) and, among earlier records, only those whose
+        region contains ``s`` — the chain of containers of ``s`` (a shift never falls inside a
+        marker: such splices rescan).
+        """
+        order = self._order
+        deltas = self._deltas
+        dups = self._dups
+        bulk = [b for b, r in enumerate(order) if r[_EP] == 0]
+        nb = len(bulk)
+        if nb < 64:
+            return None
+        os0 = [order[b][_OS] for b in bulk]
+        where = {order[b][_ID]: i for i, b in enumerate(bulk)}  # id → bulk index
+        thresholds: list[tuple[int, int]] = []
+        adj_ce = [0] * nb
+        adj_oe = [0] * nb
+
+        def shift_at(i_b: int) -> int:
+            t = 0
+            for k, d in thresholds:
+                if k <= i_b:
+                    t += d
+            return t
+
+        for s, d in deltas:
+            lo, hi = 0, nb
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if os0[mid] + shift_at(mid) < s:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            # containers of s: the record just before the suffix or one of its ancestors
+            i_b = lo - 1
+            while i_b >= 0:
+                rec = order[bulk[i_b]]
+                if rec[_OE] + shift_at(i_b) + adj_oe[i_b] > s:
+                    adj_ce[i_b] += d
+                    adj_oe[i_b] += d
+                par = rec[_PAR]
+                if par is None:
+                    break
+                if par in dups:
+                    return None
+                nxt = where.get(par)
+                if nxt is None:
+                    break  # the parent is not addressable (unclosed): nor are its ancestors
+                i_b = nxt
+            thresholds.append((lo, d))
+        thresholds.sort()
+        out: list = [None] * len(order)
+        t = 0
+        ti = 0
+        nt = len(thresholds)
+        for i_b, b in enumerate(bulk):
+            while ti < nt and thresholds[ti][0] <= i_b:
+                t += thresholds[ti][1]
+                ti += 1
+            rec = order[b]
+            out[b] = (rec[_OS] + t, rec[_CS] + t, rec[_CE] + t + adj_ce[i_b], rec[_OE] + t + adj_oe[i_b])
+        return out
 
     # -- derivation --------------------------------------------------------------------------
     def splice(self, start: int, end: int, text: str, new_body: str) -> "Index":

@@ -143,3 +143,33 @@ def test_property_content_splices_equal_scan(body, data):
         idx = idx.splice(a, b, text, new)
         body = new
         assert state(idx) == state(scan(body))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), n=st.integers(64, 120))
+def test_property_long_edit_chains_compact_correctly(data, n):
+    """More than _MAX_PENDING splices on a nested body with enough targets for the bulk
+    compaction; the index must still equal a fresh scan after every step."""
+    parts = []
+    for i in range(n):
+        if i % 5 == 0:
+            parts.append(f'<gap:target id="s{i}" label="x">')
+        parts.append(f'<gap:target id="t{i}">{i}</gap:target>')
+        if i % 5 == 4:
+            parts.append("</gap:target>\n")
+    if n % 5:
+        parts.append("</gap:target>")
+    body = "".join(parts)
+    idx = scan(body)
+    for _ in range(45):
+        ids = idx.ids()
+        sp = idx.get(data.draw(st.sampled_from(ids)))
+        mode = data.draw(st.sampled_from(["replace", "before", "after"]))
+        text = data.draw(st.sampled_from(["", "a", "bb\n", f'<gap:target id="u{len(ids)}">u</gap:target>']))
+        a, b = {"replace": (sp.content_start, sp.content_end), "before": (sp.content_start, sp.content_start),
+                "after": (sp.content_end, sp.content_end)}[mode]
+        if "<gap:target" in text and text in body:
+            text = "q"
+        body = body[:a] + text + body[b:]
+        idx = idx.splice(a, b, text, body)
+    assert state(idx) == state(scan(body)) == state(idx.compacted())
