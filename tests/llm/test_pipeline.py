@@ -226,3 +226,26 @@ async def test_add_targets_accepts_only_marker_changes(pipeline, fake):
     out = await pipeline.add_targets(art)
     assert out.artifact.body == R.MARKED
     assert "changed the artifact's text" in out.attempts[0].error
+
+
+async def test_json_artifact_is_edited_by_pointer(pipeline, fake):
+    body = '{\n  "pagination": {"page": 1, "size": 20},\n  "data": [\n    {"id": 1, "email": "a@x.io"}\n  ]\n}\n'
+    art = Artifact("users.json", 1, "application/json", body)
+    fake.script(Reply('<<< replace /pagination/page\n3\n>>>\n<<< insert_after /data/0\n{"id": 2, "email": "b@x.io"}\n>>>\n'))
+    out = await pipeline.edit(art, "Go to page 3 and add user 2")
+    import json
+
+    data = json.loads(out.artifact.body)
+    assert data["pagination"]["page"] == 3 and [u["id"] for u in data["data"]] == [1, 2]
+    assert '"size": 20' in out.artifact.body  # formatting elsewhere kept
+    user = fake.requests[-1]["body"]["messages"][-1]["content"]
+    assert "Valid JSON Pointer paths" in user and "- /pagination/page" in user and "- /data/0/email" in user
+    assert "/json/pointer" in fake.requests[-1]["body"]["messages"][0]["content"]
+
+
+async def test_json_pointer_hallucination_is_repaired(pipeline, fake):
+    body = '{"a": {"b": 1}}'
+    art = Artifact("c.json", 1, "application/json", body)
+    fake.script(Reply('<<< replace /a/c\n2\n>>>'), Reply('<<< replace /a/b\n2\n>>>'))
+    out = await pipeline.edit(art, "set b to 2")
+    assert out.artifact.body == '{"a": {"b": 2}}' and "target_not_found" in out.attempts[0].error
