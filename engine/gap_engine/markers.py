@@ -17,6 +17,8 @@ from typing import Iterable, Iterator
 
 import attrs
 
+from ._fast import fast_ctor
+
 # `<gap:target …>` or `</gap:target …>`; group 1 is "/" for a closing marker, group 2 the rest.
 _MARKER = re.compile(r"<(/?)gap:target\b([^>]*)>")
 # The same markers, split for the scanner: 1 "/" for a closing marker, 2 the attribute text,
@@ -103,6 +105,8 @@ class MarkerProblem:
 # TargetInfo is built on first use.
 _ID, _RAW, _INF, _OS, _CS, _CE, _OE, _PAR, _DEP, _EP, _KIND = range(11)
 
+_new_info = fast_ctor(TargetInfo)  # (id, label, accepts, type, attrs)
+
 #: TargetInfo by attribute text, shared between scans (infos are immutable); bounded.
 _INFO_CACHE: dict = {}
 _INFO_CACHE_MAX = 1 << 16
@@ -117,7 +121,7 @@ def _rec_info(rec) -> TargetInfo:
         info = _INFO_CACHE.get(key)
         if info is None or info.id != ident:
             if raw is None:
-                info = TargetInfo(ident, None, None, None, (("id", ident),))
+                info = _new_info(ident, None, None, None, (("id", ident),))
             else:
                 pairs, _ = _parse_attrs(raw)
                 info = _info(pairs, ident)
@@ -153,9 +157,9 @@ def _parse_attrs(raw: str) -> tuple[tuple[tuple[str, str], ...], str | None]:
 
 def _info(pairs: tuple[tuple[str, str], ...], ident: str) -> TargetInfo:
     if len(pairs) == 1:
-        return TargetInfo(ident, None, None, None, pairs)
+        return _new_info(ident, None, None, None, pairs)
     d = dict(pairs)
-    return TargetInfo(ident, d.get("label"), d.get("accepts"), d.get("type"), pairs)
+    return _new_info(ident, d.get("label"), d.get("accepts"), d.get("type"), pairs)
 
 
 def _scan_raw(text: str, base: int, epoch: int, parent: str | None, depth0: int):
