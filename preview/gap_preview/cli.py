@@ -95,7 +95,15 @@ class Watcher:
             recursive=False,
             raise_interrupt=False,
             poll_delay_ms=50,
+            rust_timeout=500,
+            yield_on_timeout=True,
         ):
+            if not changes:
+                # the watcher is up (and idle for 0.5 s): catch any write that happened before
+                # it started, or that the OS did not report (cheap: read and compare)
+                for p in self.files:
+                    self.publish(p)
+                continue
             for _change, path in changes:
                 self.publish(Path(path))
 

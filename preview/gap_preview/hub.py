@@ -23,8 +23,8 @@ from typing import AsyncIterator, Callable
 
 from gap_engine import PROTOCOL, Index, scan
 
-from .diff import changed_targets
-from .render import normalise_format, render_view
+from .diff import changed_targets, fast_update
+from .render import HTML_FORMATS, normalise_format, render_view
 
 log = logging.getLogger("gap_preview")
 
@@ -108,6 +108,8 @@ class Doc:
         self._raw: tuple[str, Index] | None = None
         self.subscribers = 0
         self.drop_gen = 0
+        #: the view is the source text itself (HTML with every marker kept): fast path allowed
+        self.identity = False
 
     # -- state -----------------------------------------------------------------------------
     def meta(self) -> dict:
@@ -274,19 +276,28 @@ class Hub:
         if doc is None:
             doc = self.docs[key] = Doc(key)
         old_view, old_idx = doc.view, doc.view_idx
+        live = old_view is not None and doc.complete is None and doc.format == fmt
+
+        fast = None
+        if live and doc.identity and fmt in HTML_FORMATS:
+            # typing in an HTML artifact whose markers are all kept: no render, no rescan
+            fast = fast_update(doc.text, text, old_idx)
 
         def work():
             view = render_view(text, fmt).body
             idx = scan(view)
-            ops = None
-            if old_view is not None and doc.complete is None:
-                ops = changed_targets(old_view, view, old_idx, idx)
-            return view, idx, ops
+            ops = changed_targets(old_view, view, old_idx, idx) if live else None
+            return view, idx, ops, view is text or view == text
 
-        if len(text) > THREAD_RENDER_CHARS:
-            view, idx, ops = await asyncio.to_thread(work)
+        if fast is not None:
+            view, idx, ops, identity = text, fast[0], fast[1], True
+        elif len(text) > THREAD_RENDER_CHARS:
+            view, idx, ops, identity = await asyncio.to_thread(work)
         else:
-            view, idx, ops = work()
+            view, idx, ops, identity = work()
+        doc.identity = identity
+        if identity:
+            doc._raw = (text, idx)
         reopened = doc.complete is not None
         doc.uri, doc.version, doc.text = uri, version, text
         format_changed = doc.format != fmt

@@ -3,7 +3,8 @@
 The view of a document is itself a GAP artifact of format ``text/html``. Its body is the
 rendered document (the artifact's own HTML, or Markdown / highlighted code / escaped text
 turned into HTML), and every target that can be located in the rendered HTML keeps a
-canonical marker pair ``<gap:target id="ID">…</gap:target>`` around its rendered content.
+marker pair ``<gap:target id="ID">…</gap:target>`` around its rendered content (HTML keeps
+the artifact's own markers as written; generated views use exactly that canonical form).
 Targets that cannot be located (markers inside ``<script>``/``<style>``/comments, an id with
 unusual characters, a Markdown target that starts or ends in the middle of a paragraph…)
 lose their markers and are simply part of their parent's content.
@@ -127,7 +128,9 @@ _CLOSE = "</gap:target>"
 
 
 def html_view(text: str) -> str:
-    """HTML/SVG: canonical markers for targets in markup context, every other marker removed."""
+    """HTML/SVG: the markers of targets in markup context kept as written, every other marker
+    (inside ``<script>``/``<style>``/comments…, malformed, duplicate, unusual id) removed.
+    Returns ``text`` itself when every marker is kept (the common case)."""
     marks = _markers(text)
     if not marks:
         return text
@@ -148,12 +151,14 @@ def html_view(text: str) -> str:
         else:
             keep.add(m.id)
     keep -= bad
+    if len(keep) * 2 == len(marks):
+        return text  # every marker kept as written: the view is the body itself
     parts = []
     pos = 0
     for m in marks:
-        parts.append(text[pos : m.start])
         if m.id is not None and m.id in keep:
-            parts.append(_CLOSE if m.closing else _open(m.id))
+            continue  # kept verbatim
+        parts.append(text[pos : m.start])
         pos = m.end
     parts.append(text[pos:])
     return "".join(parts)

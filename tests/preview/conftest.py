@@ -80,7 +80,29 @@ def chromium_or_skip():
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); browser tests skipped")
 
 
-@pytest.fixture(scope="session")
+def run_async(fn, *args):
+    """Run ``await fn(*args)`` on a fresh loop in a worker thread (works beside Playwright's
+    sync API, which owns the main thread's loop while a browser is open)."""
+    import asyncio
+    import threading
+
+    out = {}
+
+    def target():
+        try:
+            out["value"] = asyncio.run(fn(*args))
+        except BaseException as e:  # re-raised in the test thread
+            out["error"] = e
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join(60)
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")
+
+
+@pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     chromium_or_skip()
     from playwright.sync_api import sync_playwright

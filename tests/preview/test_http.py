@@ -16,7 +16,7 @@ from gap_engine import apply, parse_envelope, Artifact
 from gap_preview import PreviewServer
 from gap_preview import hub as hub_mod
 
-from .conftest import DASHBOARD, wait_until, wait_version
+from .conftest import DASHBOARD, run_async, wait_until, wait_version
 
 KEY = "doc-1"
 URI = "file:///work/dash.html"
@@ -226,7 +226,11 @@ def test_non_html_formats_render(srv, client):
 # -- WebSocket ---------------------------------------------------------------------------------
 
 
-async def test_websocket_stream_and_resume(srv):
+def test_websocket_stream_and_resume(srv):
+    run_async(_websocket_stream_and_resume, srv)
+
+
+async def _websocket_stream_and_resume(srv):
     import websockets
 
     srv.publish(KEY, uri=URI, version=1, text=DASHBOARD, format="text/html")

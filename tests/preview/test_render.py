@@ -19,7 +19,7 @@ def test_html_markers_canonicalised_or_removed():
         '</gap:target><gap:target id="open">'
     )
     v = html_view(src)
-    assert v == '<head><style>b{}</style></head><gap:target id="a"><h1>Hi<gap:target id="b">x</gap:target></h1></gap:target>z<!-- c -->'
+    assert v == '<head><style>b{}</style></head><gap:target id="a" label="L" accepts="text/html"><h1>Hi<gap:target id="b">x</gap:target></h1></gap:target>z<!-- c -->'
     assert strip(v) == strip(src).replace("</gap:target>", "")
     assert [s.id for s in scan(v).spans()] == ["a", "b"]
 
@@ -146,3 +146,52 @@ def test_diff_reproduces_the_new_body(old, data):
         while p is not None:
             assert p not in ids
             p = idx.get(p).parent
+
+
+# -- the typing fast path -------------------------------------------------------------------------
+
+from gap_preview.diff import common_affixes, fast_update  # noqa: E402
+from gap_preview.render import html_view as _hv  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="abc", max_size=50), st.text(alphabet="abc", max_size=50))
+def test_common_affixes(a, b):
+    p, ea, eb = common_affixes(a, b)
+    assert a[:p] == b[:p] and a[ea:] == b[eb:] and p <= ea and p <= eb
+    assert a[:p] + b[p:eb] + a[ea:] == b
+    if p < min(len(a), len(b)):
+        assert a[p] != b[p]
+
+
+def test_common_affixes_long():
+    a = "x" * 100_000 + "A" + "y" * 50_000
+    b = "x" * 100_000 + "BB" + "y" * 50_000
+    assert common_affixes(a, b) == (100_000, 100_001, 100_002)
+
+
+_edit_text = st.text(alphabet='ab <>/-!"=\n', max_size=8) | st.sampled_from(["<!--", "-->", "<style>", "</script>", "gap:target", "<gap:target id=\"z\">"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(docs(), st.data())
+def test_fast_update_agrees_with_full_render(old, data):
+    if _hv(old) != old:
+        return  # the fast path is only taken when the view is the body itself
+    i = data.draw(st.integers(0, len(old)))
+    j = data.draw(st.integers(i, min(len(old), i + 6)))
+    new = old[:i] + data.draw(_edit_text) + old[j:]
+    res = fast_update(old, new, scan(old))
+    if res is None:
+        return
+    idx, ops = res
+    assert _hv(new) == new  # identity still holds
+    assert [(s.id, s.start, s.content_start, s.content_end, s.end) for s in idx.spans()] == [
+        (s.id, s.start, s.content_start, s.content_end, s.end) for s in scan(new).spans()
+    ]
+    if ops is None:  # outside every target: the slow path must agree it is not an edit
+        assert changed_targets(old, new) is None
+    else:
+        assert _apply(old, ops) == new
+        slow = changed_targets(old, new)
+        assert slow is not None and _apply(old, slow) == new

@@ -12,7 +12,7 @@ import pytest
 from gap_preview import PreviewServer
 from gap_preview import security as security_mod
 
-from .conftest import DASHBOARD, wait_version
+from .conftest import DASHBOARD, run_async, wait_version
 
 KEY = "doc"
 
@@ -111,7 +111,11 @@ def test_same_origin_post_accepted(live, client):
 
 
 @pytest.mark.parametrize("origin", ["http://evil.example", "null"])
-async def test_websocket_refuses_foreign_origin(live, origin):
+def test_websocket_refuses_foreign_origin(live, origin):
+    run_async(_websocket_refuses_foreign_origin, live, origin)
+
+
+async def _websocket_refuses_foreign_origin(live, origin):
     import websockets
 
     url = f"ws://127.0.0.1:{live.port}/ws?doc={KEY}&token={live.token}"
@@ -165,7 +169,11 @@ def test_token_required_on_posts(live, client, path):
     assert live.hub.docs[KEY].complete is None
 
 
-async def test_token_required_on_websocket(live):
+def test_token_required_on_websocket(live):
+    run_async(_token_required_on_websocket, live)
+
+
+async def _token_required_on_websocket(live):
     import websockets
 
     for tok in wrong_tokens(live.token)[1:]:

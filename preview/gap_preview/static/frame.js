@@ -8,7 +8,7 @@
   var P = window.parent;
   var HTML_NS = "http://www.w3.org/1999/xhtml", SVG_NS = "http://www.w3.org/2000/svg";
   var MARK = /<(\/?)gap:target\b([^>]*)>/g;
-  var ID = /\bid="([^"]*)"/;
+  var ID = /(?:^|\s)id\s*=\s*(?:"([^"]*)"|'([^']*)')/;
   var html = null;          // the current view (with markers)
   var cursor = null, follow = true;
   var revealEnabled = true;
@@ -20,17 +20,20 @@
     var stack = [];
     return s.replace(MARK, function (m, slash, attrs) {
       if (slash) { var id = stack.pop(); return id === undefined ? "" : "<!--/gap:t:" + id + "-->"; }
-      var mm = ID.exec(attrs); var v = mm ? mm[1] : "";
+      var mm = ID.exec(attrs); var v = mm ? (mm[1] !== undefined ? mm[1] : mm[2]) : "";
       stack.push(v);
       return "<!--gap:t:" + v + "-->";
     });
   }
 
+  function openRe(id) {
+    var e = id.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    return new RegExp("<gap:target\\s(?:[^>]*?\\s)?id\\s*=\\s*(?:\"" + e + "\"|'" + e + "')[^>]*>");
+  }
   function extract(s, id) {
-    var open = '<gap:target id="' + id + '">';
-    var i = s.indexOf(open);
-    if (i < 0) return null;
-    var j = i + open.length, depth = 1, m;
+    var o = openRe(id).exec(s);
+    if (!o) return null;
+    var j = o.index + o[0].length, depth = 1, m;
     MARK.lastIndex = j;
     while ((m = MARK.exec(s))) {
       if (m[1]) { if (--depth === 0) return s.slice(j, m.index); }

@@ -43,11 +43,15 @@
 
   // -- GAP: splice a target's content in the view by its canonical markers ------------------
   var MARK = /<(\/?)gap:target\b[^>]*>/g;
+  // the opening marker of target `id`, with its attributes in any order and either quote
+  function openRe(id) {
+    var e = id.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    return new RegExp("<gap:target\\s(?:[^>]*?\\s)?id\\s*=\\s*(?:\"" + e + "\"|'" + e + "')[^>]*>");
+  }
   function spliceTarget(html, id, content) {
-    var open = '<gap:target id="' + id + '">';
-    var i = html.indexOf(open);
-    if (i < 0) return null;
-    var j = i + open.length, depth = 1, m;
+    var o = openRe(id).exec(html);
+    if (!o) return null;
+    var j = o.index + o[0].length, depth = 1, m;
     MARK.lastIndex = j;
     while ((m = MARK.exec(html))) {
       if (m[1]) { if (--depth === 0) return html.slice(0, j) + content + html.slice(m.index); }
@@ -88,16 +92,22 @@
     schedule();
   }
 
-  // -- hand-over to the frame: one per animation frame, never while one is in flight --------
-  var rafPending = false;
+  // -- hand-over to the frame: at most one per animation frame, never while one is in flight.
+  // The first change in a frame goes at once (no added latency for a lone keystroke); later
+  // ones in the same frame coalesce and go on the next frame.
+  var rafPending = false, handedThisFrame = false;
   function schedule() {
+    if (!handedThisFrame && !state.inflight) { flush(); return; }
     if (rafPending) return;
     rafPending = true;
-    requestAnimationFrame(flush);
+    requestAnimationFrame(function () { rafPending = false; handedThisFrame = false; flush(); });
   }
   function flush() {
-    rafPending = false;
     if (!state.dirty || state.inflight || !state.frameReady) return;
+    if (!handedThisFrame) {
+      handedThisFrame = true;
+      requestAnimationFrame(function () { handedThisFrame = false; if (state.dirty && !rafPending) schedule(); });
+    }
     state.inflight = true;
     state.dirty = false;
     frame.contentWindow.postMessage({
