@@ -81,9 +81,16 @@ class SessionStats:
 
     edits: int = 0
     misses: int = 0
+    failed: int = 0
     rejected_answers: int = 0
     output_tokens: int = 0
     full_tokens: int = 0
+    wasted_tokens: int = 0  # output tokens of edits that failed (the miss tax, not in the savings)
+
+    def record_failure(self, attempts) -> None:
+        self.failed += 1
+        self.rejected_answers += sum(1 for a in attempts if a.error)
+        self.wasted_tokens += sum(a.output_tokens for a in attempts)
 
     @property
     def saved_tokens(self) -> int:
@@ -97,7 +104,9 @@ class SessionStats:
         return {
             "edits": self.edits,
             "misses": self.misses,
+            "failed": self.failed,
             "rejected_answers": self.rejected_answers,
+            "wasted_tokens": self.wasted_tokens,
             "output_tokens": self.output_tokens,
             "full_tokens": self.full_tokens,
             "saved_tokens": self.saved_tokens,
@@ -495,9 +504,11 @@ class EditPipeline:
                 log.info("edit accepted: %s", acc.summary())
                 return EditOutcome(env, res, tuple(attempts), acc, False, repairs, removed, comp.text)
             if not fallback:
+                self.session.record_failure(attempts)
                 raise EditFailed(last_error.code, _explain(last_error, len(attempts)), tuple(attempts))
             return await self._fallback(artifact, instruction, target_id, attempts, last_error, t0, received, first_ttft, cancel, on_progress)
         except LLMError as err:
+            self.session.record_failure(attempts)
             raise EditFailed(err.kind, self.config.redact(err.message), tuple(attempts)) from None
 
     async def _fallback(self, artifact, instruction, target_id, attempts, last_error, t0, received, first_ttft, cancel, on_progress) -> EditOutcome:
@@ -517,6 +528,7 @@ class EditPipeline:
             res = apply_with_splices(artifact, env, strict_markers=True)
         except GapError as err:
             attempts.append(attrs.evolve(att, error=f"{err.code}: {err.message}"))
+            self.session.record_failure(attempts)
             first = last_error
             raise EditFailed(
                 first.code if first is not None else err.code,

@@ -249,3 +249,11 @@ async def test_json_pointer_hallucination_is_repaired(pipeline, fake):
     fake.script(Reply('<<< replace /a/c\n2\n>>>'), Reply('<<< replace /a/b\n2\n>>>'))
     out = await pipeline.edit(art, "set b to 2")
     assert out.artifact.body == '{"a": {"b": 2}}' and "target_not_found" in out.attempts[0].error
+
+
+async def test_failures_are_recorded_in_the_session(pipeline, fake):
+    fake.script(*[Reply("<<< replace nowhere\nx\n>>>")] * 3, Reply("<html>no markers</html>"))
+    with pytest.raises(EditFailed):
+        await pipeline.edit(dash(), "x")
+    s = pipeline.session.to_dict()
+    assert s["failed"] == 1 and s["edits"] == 0 and s["rejected_answers"] == 4 and s["wasted_tokens"] > 0
