@@ -38,14 +38,16 @@ def is_role_based(target_id: str) -> bool:
     return _VALUE.match(t) is None
 
 
-def slug(text: str, words: int = 3) -> str:
+def slug(text: str, words: int = 3, *, keep_numbers: bool = False) -> str:
     """``"Sales dashboard — Q4!"`` → ``"sales-dashboard-q4"`` (ASCII, at most ``words`` words,
-    leading digits dropped); ``""`` when nothing usable is left."""
+    number-only words dropped unless ``keep_numbers`` — e.g. for code names like
+    ``handler_2``); ``""`` when nothing usable is left."""
     t = unicodedata.normalize("NFKD", text)
     t = t.encode("ascii", "ignore").decode("ascii")
     t = re.sub(r"([a-z0-9])([A-Z])", r"\1-\2", t).lower()
     parts = [p for p in re.split(r"[^a-z0-9]+", t) if p]
-    parts = [p for p in parts if not p.isdigit()] or []
+    if not keep_numbers:
+        parts = [p for p in parts if not p.isdigit()]
     out = "-".join(parts[:words])
     return out.lstrip("-0123456789")
 

@@ -37,6 +37,7 @@ FEATURES = (
     "gap_ls.envelopes",
     "gap_ls.completion",
     "gap_ls.codelens",
+    "gap_ls.addtargets",
     "gap_ls.preview",
     "gap_ls.settings",
 )
