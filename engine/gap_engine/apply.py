@@ -84,14 +84,31 @@ class _SpliceLog:
     """Composes sequential splices (each in the coordinates of the body before it) into
     non-overlapping splices in the coordinates of the original body."""
 
-    __slots__ = ("items",)
+    __slots__ = ("items", "growth")
 
     def __init__(self) -> None:
         # each item: [orig_start, orig_end, cur_start, cur_len]
         self.items: list[list[int]] = []
+        self.growth = 0  # total length change of the logged items
 
     def add(self, s: int, e: int, new_len: int) -> None:
         """Log ``[s, e)`` of the current body replaced by ``new_len`` characters."""
+        items = self.items
+        d = new_len - (e - s)
+        if not items:
+            items.append([s, e, s, new_len])
+            self.growth = d
+            return
+        last = items[-1]
+        if last[2] + last[3] < s:  # after everything logged so far (the usual order)
+            g = self.growth
+            items.append([s - g, e - g, s, new_len])
+            self.growth = g + d
+            return
+        if e < items[0][2]:  # before everything logged so far
+            self.items = [[s, e, s, new_len]] + [[o0, o1, c0 + d, cl] for o0, o1, c0, cl in items]
+            self.growth += d
+            return
         before, overlapping, after = [], [], []
         for it in self.items:
             c0, cl = it[2], it[3]
@@ -107,9 +124,9 @@ class _SpliceLog:
             hi = max(e, overlapping[-1][2] + overlapping[-1][3])
         growth_before = sum(it[3] - (it[1] - it[0]) for it in before)
         growth_inner = sum(it[3] - (it[1] - it[0]) for it in overlapping)
-        d = new_len - (e - s)
         merged = [lo - growth_before, hi - growth_before - growth_inner, lo, hi - lo + d]
         self.items = before + [merged] + [[o0, o1, c0 + d, cl] for o0, o1, c0, cl in after]
+        self.growth = sum(it[3] - (it[1] - it[0]) for it in self.items)
 
     def splices(self, new_body: str) -> tuple[Splice, ...]:
         return tuple(Splice(o0, o1, new_body[c0 : c0 + cl]) for o0, o1, c0, cl in self.items)

@@ -231,6 +231,8 @@ def _scan_raw(text: str, base: int, epoch: int, parent: str | None, depth0: int)
 
 def _joins_marker(body: str, pos: int) -> bool:
     """Does a marker of ``body`` start before ``pos`` and end after it?"""
+    if pos <= 0 or pos >= len(body) or body[pos - 1] == ">":
+        return False  # a marker holds no ">" before its end
     lt = body.rfind("<", 0, pos)
     while lt >= 0:
         if body.find(">", lt, pos) >= 0:

@@ -220,3 +220,28 @@ def test_property_replace_then_replace_back_is_identity(body, data, text):
     a2, h2 = apply(a1, edit([("replace", "id", tid, original)], version=3))
     assert a2.body == body
     assert h2.content[0].targets == a0.targets
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), body=st.text("abcdef", min_size=0, max_size=30))
+def test_property_splice_log_composes_sequential_splices(data, body):
+    """The splice log turns sequential edits into input-coordinate splices that reproduce them."""
+    from gap_engine.apply import _SpliceLog
+
+    log = _SpliceLog()
+    cur = body
+    for _ in range(data.draw(st.integers(1, 6))):
+        a = data.draw(st.integers(0, len(cur)))
+        b = data.draw(st.integers(a, len(cur)))
+        text = data.draw(st.text("XY", max_size=4))
+        cur = cur[:a] + text + cur[b:]
+        log.add(a, b, len(text))
+    out = body
+    last = -1
+    sps = log.raw(cur)
+    for s, e, t in sps:
+        assert s >= last and s <= e
+        last = e
+    for s, e, t in reversed(sps):
+        out = out[:s] + t + out[e:]
+    assert out == cur
