@@ -103,7 +103,7 @@ def latency(updates: int) -> None:
                 y0 = fr.evaluate("window.scrollY")
                 version = 1
                 for kind in ("edit", "synthesize"):
-                    lat, morph = [], []
+                    lat, morph, net, page_ms, post = [], [], [], [], []
                     cur = text
                     for k in range(n):
                         version += 1
@@ -117,9 +117,14 @@ def latency(updates: int) -> None:
                         rec = wait_rendered(page, version)
                         lat.append(rec["t"] - t0)
                         morph.append(rec["ms"])
+                        net.append(rec["recv"] - t0)  # publish → envelope parsed in the page
+                        page_ms.append(rec["sent"] - rec["recv"])  # splice in the page
+                        post.append(rec["got"] - rec["sent"])  # postMessage to the frame
                     y1 = fr.evaluate("window.scrollY")
                     print(f"{len(text) // 1024:>8}KB {cards * 2 + 1:>8} {kind:>10} {n:>4} {statistics.median(lat):>10.1f}"
-                          f" {pct(lat, 95):>8.1f} {max(lat):>8.1f} {statistics.median(morph):>10.1f} {str(y1 == y0):>11}")
+                          f" {pct(lat, 95):>8.1f} {max(lat):>8.1f} {statistics.median(morph):>10.1f} {str(y1 == y0):>11}"
+                          f"   [median: server+SSE {statistics.median(net):.1f}, page {statistics.median(page_ms):.1f},"
+                          f" postMessage {statistics.median(post):.1f}, morph {statistics.median(morph):.1f}]")
                 page.close()
             finally:
                 srv.stop()

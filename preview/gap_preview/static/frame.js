@@ -30,13 +30,13 @@
     var e = id.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
     return new RegExp("<gap:target\\s(?:[^>]*?\\s)?id\\s*=\\s*(?:\"" + e + "\"|'" + e + "')[^>]*>");
   }
-  function extract(s, id) {
+  function splice(s, id, content) {
     var o = openRe(id).exec(s);
     if (!o) return null;
     var j = o.index + o[0].length, depth = 1, m;
     MARK.lastIndex = j;
     while ((m = MARK.exec(s))) {
-      if (m[1]) { if (--depth === 0) return s.slice(j, m.index); }
+      if (m[1]) { if (--depth === 0) return s.slice(0, j) + content + s.slice(m.index); }
       else depth++;
     }
     return null;
@@ -119,13 +119,12 @@
 
   var tpl = document.createElement("template");
   // morph only the nodes between a target's two comments (an edit envelope's replace)
-  function local(id, view) {
+  function local(id, content) {
     var pair = findPair(id);
     if (!pair) return false;
     var a = pair[0], b = pair[1], p = a.parentNode;
     if (p !== b.parentNode || !p || p.nodeType !== 1 || p === document.documentElement) return false;
-    var content = extract(view, id);
-    if (content === null || /<(html|head|body)[\s>]|<!doctype/i.test(content)) return false;
+    if (/<(html|head|body)[\s>]|<!doctype/i.test(content)) return false;
     var fresh;
     if (p.namespaceURI === SVG_NS) {
       tpl.innerHTML = "<svg>" + toComments(content) + "</svg>";
@@ -156,19 +155,27 @@
 
   function render(m) {
     var t0 = performance.now(), mode = "full";
-    var first = html === null;
-    html = m.html;
-    if (first || !m.changed) full(html);
-    else {
-      mode = "local";
-      for (var k = 0; k < m.changed.length; k++) {
-        if (!local(m.changed[k], html)) { full(html); mode = "full-fallback"; break; }
+    var got = performance.timeOrigin + t0;
+    if (typeof m.html === "string") { html = m.html; full(html); }
+    else if (html === null) { P.postMessage({ type: "need-full" }, "*"); return; }
+    var patches = Array.isArray(m.patches) ? m.patches : [];
+    var needFull = false;
+    for (var k = 0; k < patches.length; k++) {
+      var id = String(patches[k][0]), content = String(patches[k][1]);
+      var next = splice(html, id, content);
+      if (next === null) { P.postMessage({ type: "need-full" }, "*"); return; }
+      html = next;
+      if (!needFull) {
+        mode = "local";
+        if (!local(id, content)) needFull = true;
       }
     }
+    if (needFull) { full(html); mode = "full-fallback"; }
     runScripts();
     drawCursor(false);
     var t1 = performance.now();
-    P.postMessage({ type: "rendered", version: m.version, t: performance.timeOrigin + t1, ms: t1 - t0, mode: mode }, "*");
+    P.postMessage({ type: "rendered", version: m.version, t: performance.timeOrigin + t1, ms: t1 - t0, mode: mode,
+                    recv: m.recv, sent: m.sent, got: got }, "*");
   }
 
   // -- editor cursor → outline ------------------------------------------------------------
@@ -227,7 +234,7 @@
     if (e.source !== P) return;  // only the parent page (artifact scripts are e.source === window)
     var m = e.data;
     if (!m || typeof m !== "object") return;
-    if (m.type === "render" && typeof m.html === "string") render(m);
+    if (m.type === "render") render(m);
     else if (m.type === "cursor") { cursor = typeof m.target === "string" ? m.target : null; follow = !!m.follow; drawCursor(true); }
   });
   P.postMessage({ type: "ready" }, "*");

@@ -28,7 +28,7 @@
   var state = {
     html: null,          // the current view body (GAP artifact, canonical markers)
     version: 0,          // meta.source_version of the latest envelope applied
-    changed: null,       // ids changed since the last hand-over; null = whole document
+    changed: null,       // Map id → content changed since the last hand-over; null = whole view
     dirty: false,
     inflight: false,     // a render handed to the frame and not yet acknowledged
     frameReady: false,
@@ -62,6 +62,7 @@
 
   function onEnvelope(env) {
     window.__gap.events++;
+    state.recvAt = performance.timeOrigin + performance.now();
     var meta = env.meta || {};
     if (env.name === "synthesize") {
       state.html = env.content[0].body;
@@ -74,10 +75,9 @@
           ? spliceTarget(state.html, op.target.value, op.content) : null;
         if (next === null) return resync("cannot apply " + op.op);
         state.html = next;
-        if (state.changed !== null) {
-          var at = state.changed.indexOf(op.target.value);
-          if (at >= 0) state.changed.splice(at, 1);
-          state.changed.push(op.target.value);
+        if (state.changed !== null) {  // latest content per target, in order of arrival
+          state.changed.delete(op.target.value);
+          state.changed.set(op.target.value, op.content);
         }
       }
     } else {
@@ -111,9 +111,13 @@
     state.inflight = true;
     state.dirty = false;
     frame.contentWindow.postMessage({
-      type: "render", html: state.html, changed: state.changed, version: state.version,
+      type: "render", version: state.version,
+      // a whole view, or only the changed targets' contents (small, whatever the document size)
+      html: state.changed === null ? state.html : null,
+      patches: state.changed === null ? [] : Array.from(state.changed),
+      recv: state.recvAt, sent: performance.timeOrigin + performance.now(),
     }, "*");
-    state.changed = [];
+    state.changed = new Map();
   }
 
   function frameUrl() { return cfg.frames[docKey] || "/frame"; }
@@ -154,10 +158,13 @@
       state.changed = null;
       if (state.html !== null) { state.dirty = true; schedule(); }
       sendCursor();
+    } else if (m.type === "need-full") {
+      state.changed = null; state.dirty = true; state.inflight = false; schedule();
     } else if (m.type === "rendered") {
       state.inflight = false;
       if (typeof m.version === "number" || typeof m.version === "string") {
-        window.__gap.rendered.push({ version: m.version, t: Number(m.t), ms: Number(m.ms), mode: String(m.mode) });
+        window.__gap.rendered.push({ version: m.version, t: Number(m.t), ms: Number(m.ms), mode: String(m.mode),
+          recv: Number(m.recv), sent: Number(m.sent), got: Number(m.got) });
         if (window.__gap.rendered.length > 5000) window.__gap.rendered.splice(0, 1000);
       }
       if (state.dirty) schedule();
