@@ -10,8 +10,9 @@ Commands (``workspace/executeCommand``):
 - ``gap.synthesize [uri?, instruction, format]`` — init context; the artifact streams into the
   buffer (batched ``workspace/applyEdit`` appends) and so into the live preview. Without a
   ``uri`` a new file is created in the workspace and shown. On failure the buffer is restored.
-- ``gap.addTargets [uri]`` — "Add targets with the model": the model marks up an unmarked
-  file; accepted only if nothing but markers changed.
+- ``gap.addTargetsWithModel [uri]`` — "Add targets with the model": the model marks up an
+  unmarked file; accepted only if nothing but markers changed. (``gap.addTargets`` is the
+  structural, model-free variant in :mod:`gap_ls.addtargets`.)
 - ``gap.llmStats []`` — the session's running totals.
 
 Each runs under work-done progress (LSP 3.17 §workDoneProgress: tokens received, elapsed;
@@ -21,7 +22,7 @@ cancellable — cancelling stops the model stream), logs one accounting line
 Code actions: "Edit with instruction…" (``refactor.rewrite.gap.instruction``; the client
 prompts for the instruction, see docs/llm.md — the action's command carries
 ``[uri, null, targetId]``) and "Add targets with the model"
-(``refactor.rewrite.gap.addTargets``, on a file without targets). They are added to the
+(``refactor.rewrite.gap.addTargetsWithModel``, on a file without targets). They are added to the
 server's code action hub (:func:`gap_ls.actions.add_provider`), or registered on their own
 when the server has no hub.
 """
@@ -46,12 +47,12 @@ from .pipeline import EditFailed, EditPipeline, Progress, SessionStats, smallest
 log = logging.getLogger("gap_ls.llm")
 
 KIND_INSTRUCTION = "refactor.rewrite.gap.instruction"
-KIND_ADD_TARGETS = "refactor.rewrite.gap.addTargets"
+KIND_ADD_TARGETS = "refactor.rewrite.gap.addTargetsWithModel"
 TITLE_INSTRUCTION = "Edit with instruction…"
 TITLE_ADD_TARGETS = "Add targets with the model"
 CMD_EDIT = "gap.editWithInstruction"
 CMD_SYNTH = "gap.synthesize"
-CMD_ADD_TARGETS = "gap.addTargets"
+CMD_ADD_TARGETS = "gap.addTargetsWithModel"
 CMD_STATS = "gap.llmStats"
 
 _EXT = {
@@ -434,7 +435,7 @@ async def synthesize(ls, uri: str | None, instruction: str, fmt: str | None) -> 
 
 
 async def add_targets(ls, uri: str) -> dict:
-    """``gap.addTargets`` (see the module docstring)."""
+    """``gap.addTargetsWithModel`` (see the module docstring)."""
     doc = _document(ls, uri)
     artifact = doc.artifact()
     text0 = doc.text
@@ -455,7 +456,7 @@ async def add_targets(ls, uri: str) -> dict:
     from gap_ls.edits import apply_envelope
 
     res = await apply_envelope(ls, uri, out.envelope.to_dict(), lenient=True, label="GAP: add targets")
-    _log(ls, f"gap.addTargets {uri}: {len(res.get('targets', []))} targets; {out.accounting.output_tokens} output tokens")
+    _log(ls, f"gap.addTargetsWithModel {uri}: {len(res.get('targets', []))} targets; {out.accounting.output_tokens} output tokens")
     return {**res, "attempts": [a.to_dict() for a in out.attempts], "accounting": out.accounting.to_dict()}
 
 
@@ -531,6 +532,10 @@ def register(ls) -> None:
     from .config import install_log_redaction
 
     install_log_redaction()
+    taken = set(ls.protocol.fm.commands)
+    clash = taken & {CMD_EDIT, CMD_SYNTH, CMD_ADD_TARGETS, CMD_STATS}
+    if clash:
+        raise RuntimeError(f"gap_ls.llm.commands: commands already registered by another module: {sorted(clash)}")
 
     @ls.command(CMD_EDIT)
     async def _edit(ls, *args):
@@ -554,9 +559,9 @@ def register(ls) -> None:
 
     @ls.command(CMD_ADD_TARGETS)
     async def _add_targets(ls, *args):
-        """``gap.addTargets [uri]``."""
+        """``gap.addTargetsWithModel [uri]``."""
         if len(args) != 1:
-            raise _failed("gap.addTargets takes [uri]", {"code": "invalid_params", "message": f"got {len(args)} arguments"})
+            raise _failed("gap.addTargetsWithModel takes [uri]", {"code": "invalid_params", "message": f"got {len(args)} arguments"})
         return await add_targets(ls, args[0])
 
     @ls.command(CMD_STATS)

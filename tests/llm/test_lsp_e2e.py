@@ -117,7 +117,7 @@ async def test_code_actions_edit_with_instruction_and_add_targets(client: Langua
     mine = [a for a in acts if a.kind == "refactor.rewrite.gap.instruction"]
     assert len(mine) == 1 and mine[0].command.command == "gap.editWithInstruction"
     assert list(mine[0].command.arguments) == [URI, None, "revenue-value"]
-    assert not [a for a in acts if a.kind == "refactor.rewrite.gap.addTargets"]  # already has targets
+    assert not [a for a in acts if a.kind == "refactor.rewrite.gap.addTargetsWithModel"]  # already has targets
 
     plain = "file:///tmp/gap-llm-e2e/status.html"
     ed.open(plain, R.UNMARKED)
@@ -125,7 +125,7 @@ async def test_code_actions_edit_with_instruction_and_add_targets(client: Langua
         types.CodeActionParams(
             text_document=types.TextDocumentIdentifier(uri=plain),
             range=types.Range(types.Position(0, 0), types.Position(0, 0)),
-            context=types.CodeActionContext(diagnostics=[], only=["refactor.rewrite.gap.addTargets"]),
+            context=types.CodeActionContext(diagnostics=[], only=["refactor.rewrite.gap.addTargetsWithModel"]),
         )
     )
     assert [a.title for a in acts] == ["Add targets with the model"]
