@@ -343,20 +343,32 @@ class Index:
     # -- positions ---------------------------------------------------------------------------
     def _resolve(self, rec) -> tuple[int, int, int, int]:
         os, cs, ce, oe = rec[3], rec[4], rec[5], rec[6]
+        ep = rec[9]
         deltas = self._deltas
-        for i in range(rec[9], len(deltas)):
-            s, d = deltas[i]
+        for s, d in (deltas[ep:] if ep else deltas):
             # opening starts and content ends move with text inserted exactly at them;
             # content starts and closing ends stay (the inserted text lands inside / after).
-            if os >= s:
+            if os >= s:  # the whole target is at or after the shift
                 os += d
-            if cs > s:
                 cs += d
-            if ce >= s:
-                ce += d
-            if oe > s:
+                if oe >= 0:
+                    ce += d
+                    oe += d
+            elif oe > s:  # the target contains the shift
+                if cs > s:
+                    cs += d
+                if ce >= s:
+                    ce += d
                 oe += d
         return os, cs, ce, oe
+
+    def _os(self, rec) -> int:
+        os = rec[3]
+        ep = rec[9]
+        for s, d in (self._deltas[ep:] if ep else self._deltas):
+            if os >= s:
+                os += d
+        return os
 
     def _first_starting_at_or_after(self, pos: int) -> int:
         order = self._order
@@ -369,10 +381,10 @@ class Index:
                 else:
                     hi = mid
             return lo
-        resolve = self._resolve
+        os_of = self._os
         while lo < hi:
             mid = (lo + hi) // 2
-            if resolve(order[mid])[0] < pos:
+            if os_of(order[mid]) < pos:
                 lo = mid + 1
             else:
                 hi = mid
@@ -492,10 +504,10 @@ class Index:
         # first target opening at or after `start`
         lo, hi = 0, n
         if deltas:
-            resolve = self._resolve
+            os_of = self._os
             while lo < hi:
                 mid = (lo + hi) // 2
-                if resolve(order[mid])[0] < start:
+                if os_of(order[mid]) < start:
                     lo = mid + 1
                 else:
                     hi = mid

@@ -106,18 +106,47 @@ def _parsers():
     )
 
 
+class _Tagged(tuple):
+    """A value under an application tag (``!Ref x``, ``!vault …``): ``(tag, value)``."""
+
+    __slots__ = ()
+
+
+@lru_cache(maxsize=1)
+def _loader():
+    """PyYAML's safe loader (the C one when available) that also reads application tags
+    (CloudFormation ``!Ref``, GitLab ``!reference``…) as :class:`_Tagged` values instead of
+    failing; nothing is ever constructed from a tag."""
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Loader(base):  # type: ignore[misc, valid-type]
+        pass
+
+    def tagged(loader, suffix, node):
+        if isinstance(node, yaml.ScalarNode):
+            value = loader.construct_scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            value = tuple(loader.construct_sequence(node, deep=True))
+        else:
+            value = tuple(sorted(((repr(k), v) for k, v in loader.construct_mapping(node, deep=True).items()), key=lambda kv: kv[0]))
+        return _Tagged((node.tag, value))
+
+    Loader.add_multi_constructor("!", tagged)
+    return Loader
+
+
 def _yaml_load(text: str) -> Any:
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    return yaml.load(text, Loader=_loader())  # noqa: S506 - a safe loader
 
 
 def _yaml_load_all(text: str) -> list:
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return list(yaml.load_all(text, Loader=loader))  # noqa: S506 - a safe loader
+    return list(yaml.load_all(text, Loader=_loader()))  # noqa: S506 - a safe loader
 
 
 class _Doc:

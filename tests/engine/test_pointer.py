@@ -386,3 +386,23 @@ def test_property_yaml_pointer_edits_are_local(doc, data, new, flow):
     # only the parent's region (plus the line it ends on) may change
     assert ps - len(body[:ps]) + len(body[:ps].rstrip(" ")) - 1 <= s and e <= len(body)
     assert out[:s] == body[:s] and out[s + len(text):] == body[e:]
+
+
+def test_yaml_application_tags_are_read_not_refused():
+    body = "Resources:\n  Bucket:\n    Properties:\n      Name: !Ref BucketName  # cfn\n      Arn: !GetAtt [B, Arn]\n"
+    new = edit(body, Y, "replace", "/Resources/Bucket/Properties/Arn", '"arn:x"')
+    assert new == body.replace("!GetAtt [B, Arn]", '"arn:x"')
+    new = edit(body, Y, "delete", "/Resources/Bucket/Properties/Name")
+    assert new == "Resources:\n  Bucket:\n    Properties:\n      Arn: !GetAtt [B, Arn]\n"
+    assert "/Resources/Bucket/Properties/Name" in list_paths(body, Y)
+
+
+def test_yaml_nested_sequences_and_compact_items():
+    body = "m:\n- - a\n  - b\n- - c\n"
+    assert edit(body, Y, "insert_before", "/m/0/1", "z") == "m:\n- - a\n  - z\n  - b\n- - c\n"
+    assert edit(body, Y, "delete", "/m/0/0") == "m:\n- - b\n- - c\n"
+    body = "m:\n  - x: 1\n    y: 2\n"
+    assert edit(body, Y, "insert_before", "/m/0", "x: 0\ny: 0") == "m:\n  - x: 0\n    y: 0\n  - x: 1\n    y: 2\n"
+    assert edit("k: v\n", Y, "replace", "/k", "emb: colon") == "k:\n  emb: colon\n"
+    assert edit("a: {}\n", Y, "replace", "/a", "k: v") == "a:\n  k: v\n"
+    assert edit("", Y, "replace", "", "a: 1") == "a: 1"
