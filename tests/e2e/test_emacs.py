@@ -1,0 +1,87 @@
+"""Emacs (batch) with eglot driving the real gap-ls over stdio: symbols and apply.
+
+Needs Debian's ``emacs-nox`` and ``elpa-eglot`` (Emacs 28 + eglot 1.9; Emacs 29+ has eglot built in).
+The scenario uses tests/e2e/emacs/harness.el and records what it saw as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from .helpers import E2E, missing, require_tool
+
+pytestmark = pytest.mark.editor
+
+HARNESS = E2E / "emacs" / "harness.el"
+ORIGINAL = (E2E / "fixtures" / "dashboard.html").read_text(encoding="utf-8")
+EDITED = ORIGINAL.replace("$12,400", "$15,720").replace(">310<", ">384<")
+
+
+def run_emacs(tmp_path: Path, env: dict, scenario: str, timeout: float = 90) -> dict:
+    emacs = require_tool("emacs", hint="apt-get install emacs-nox elpa-eglot")
+    probe = subprocess.run([emacs, "--batch", "-q", "--eval", "(progn (package-initialize) (require 'eglot) (princ \"ok\"))"],
+                           env=env, capture_output=True, text=True, timeout=60)
+    if "ok" not in probe.stdout:
+        missing(f"eglot is not available to Emacs (apt-get install elpa-eglot): {probe.stderr[-300:]}")
+    script = tmp_path / "scenario.el"
+    script.write_text(";;; -*- lexical-binding: t -*-\n(gap-scenario\n" + scenario + "\n)\n", encoding="utf-8")
+    out = tmp_path / "emacs-result.json"
+    started = time.monotonic()
+    proc = subprocess.run(
+        [emacs, "--batch", "-q", "--eval", "(package-initialize)", "-l", str(HARNESS), "-l", str(script)],
+        cwd=tmp_path, env=dict(env, GAP_TEST_OUT=str(out)), capture_output=True, text=True, timeout=timeout,
+    )
+    elapsed = time.monotonic() - started
+    if not out.exists():
+        pytest.fail(f"emacs wrote no result (exit {proc.returncode}, {elapsed:.1f}s):\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    result = json.loads(out.read_text(encoding="utf-8"))
+    if result.get("error"):
+        pytest.fail(f"Emacs scenario failed: {result['error']}\nserver messages: {result.get('messages')}\n{proc.stderr[-3000:]}")
+    return result
+
+
+def test_eglot_symbols_and_apply(tmp_path, editor_env, workspace):
+    r = run_emacs(tmp_path, dict(editor_env, GAP_WS=str(workspace)), r"""
+(let* ((buf (gap-open "dashboard.html"))
+       (uri (with-current-buffer buf (eglot--path-to-uri buffer-file-name)))
+       (envelope (with-temp-buffer (insert-file-contents (expand-file-name "revenue.gap.json" gap-ws)) (buffer-string))))
+  (gap-put 'symbols (gap-symbol-tree
+                     (gap-request buf :textDocument/documentSymbol `(:textDocument (:uri ,uri)))))
+  (let ((res (gap-request buf :workspace/executeCommand
+                          `(:command "gap.applyEnvelope" :arguments [,uri ,envelope]))))
+    (gap-put 'applied (if (eq (plist-get res :applied) t) t :json-false)))
+  (gap-put 'after (gap-text buf))
+  (gap-put 'modified (if (buffer-modified-p buf) t :json-false)))
+""")
+    assert r["symbols"] == [
+        {"name": "header"},
+        {"name": "stats", "children": [{"name": "revenue-value"}, {"name": "orders-count"}]},
+        {"name": "footer"},
+    ]
+    assert r["applied"] is True
+    assert r["after"] == EDITED
+    assert r["modified"] is True
+
+
+def test_eglot_apply_code_action_from_envelope_file(tmp_path, editor_env, workspace):
+    r = run_emacs(tmp_path, dict(editor_env, GAP_WS=str(workspace)), r"""
+(let* ((buf (gap-open "dashboard.html"))
+       (ebuf (gap-open "revenue.gap.json"))
+       (euri (with-current-buffer ebuf (eglot--path-to-uri buffer-file-name)))
+       (actions (gap-request ebuf :textDocument/codeAction
+                             `(:textDocument (:uri ,euri) :range ,(gap-whole-range ebuf)
+                               :context (:diagnostics []))))
+       (action (seq-find (lambda (a) (string-prefix-p "Apply GAP edit" (plist-get a :title))) actions)))
+  (gap-put 'titles (vconcat (mapcar (lambda (a) (plist-get a :title)) actions)))
+  (unless action (error "no Apply GAP edit action among %S" (mapcar (lambda (a) (plist-get a :title)) actions)))
+  (gap-run-action ebuf action)
+  (with-timeout (5 nil)
+    (while (not (string-match-p "\\$15,720" (gap-text buf))) (accept-process-output nil 0.05)))
+  (gap-put 'after (gap-text buf)))
+""")
+    assert r["after"] == EDITED, r.get("titles")
