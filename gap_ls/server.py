@@ -38,6 +38,7 @@ FEATURES = (
     "gap_ls.completion",
     "gap_ls.codelens",
     "gap_ls.addtargets",
+    "gap_ls.workspace_symbols",
     "gap_ls.preview",
     "gap_ls.settings",
 )

@@ -18,6 +18,22 @@ from lsprotocol import types
 log = logging.getLogger("gap_ls.settings")
 
 
+#: attribute → client setting name under ``gap.``
+SETTING_NAMES = {
+    "strict_markers": "strictMarkers",
+    "debounce_ms": "diagnostics.debounceMs",
+    "preview_port": "preview.port",
+    "llm_base_url": "llm.baseUrl",
+    "llm_model": "llm.model",
+    "llm_api_key": "llm.apiKey",
+    "llm_max_repairs": "llm.maxRepairs",
+    "tokenizer": "tokenizer",
+    "confirm_edits": "confirmEdits",
+}
+#: allowed ranges of the integer settings (inclusive)
+RANGES = {"debounce_ms": (0, 10_000), "preview_port": (0, 65_535), "llm_max_repairs": (0, 10)}
+
+
 @attrs.define
 class Settings:
     """The ``gap.*`` settings.
@@ -86,15 +102,30 @@ class Settings:
             val = flat.get(f.name)
             if val is None:
                 continue
-            typ = f.type if not isinstance(f.type, str) else {"bool": bool, "int": int}.get(f.type, str)
-            if f.type in ("bool",) and not isinstance(val, bool):
-                problems.append(f"gap.{f.name}: expected true/false, got {val!r}; using {getattr(self, f.name)!r}")
+            key = SETTING_NAMES.get(f.name, f.name)
+            shown = "***" if "key" in f.name else repr(val)
+            current = "***" if "key" in f.name and getattr(self, f.name) else repr(getattr(self, f.name))
+            kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+            if kind == "bool" and not isinstance(val, bool):
+                problems.append(f"gap.{key}: expected true or false, got {shown}; using {current}")
                 continue
-            try:
-                setattr(out, f.name, conv.structure(val, typ))
-            except Exception:
-                shown = "***" if "key" in f.name else repr(val)
-                problems.append(f"gap.{f.name}: invalid value {shown}; using the default")
+            if kind.startswith("str") and not isinstance(val, str):
+                problems.append(f"gap.{key}: expected a string, got {shown}; using {current}")
+                continue
+            if kind == "int":
+                if isinstance(val, bool) or not isinstance(val, (int, float, str)):
+                    problems.append(f"gap.{key}: expected a number, got {shown}; using {current}")
+                    continue
+                try:
+                    val = conv.structure(val, int)
+                except Exception:
+                    problems.append(f"gap.{key}: expected a number, got {shown}; using {current}")
+                    continue
+                lo, hi = RANGES.get(f.name, (None, None))
+                if (lo is not None and val < lo) or (hi is not None and val > hi):
+                    problems.append(f"gap.{key}: {val} is outside {lo}–{hi}; using {current}")
+                    continue
+            setattr(out, f.name, val)
         return out, problems
 
 

@@ -96,3 +96,30 @@ async def ws_client(lsp_client: LanguageClient, workspace):
     )
     yield lsp_client
     await lsp_client.shutdown_session()
+
+
+def plain_capabilities() -> types.ClientCapabilities:
+    """Neovim 0.7's capabilities minus hierarchical symbols, code action resolve, progress and
+    change annotations: what a minimal client has."""
+    caps = client_capabilities("neovim@v0.7.0")
+    caps.text_document.document_symbol.hierarchical_document_symbol_support = False
+    caps.text_document.code_action.resolve_support = None
+    caps.window.work_done_progress = False
+    caps.workspace.workspace_edit.change_annotation_support = None
+    return caps
+
+
+@pytest_lsp.fixture(
+    config=ClientServerConfig(server_command=[sys.executable, "-m", "gap_ls"], server_env={"GAP_LLM_API_KEY": ""}),
+)
+async def plain_client(lsp_client: LanguageClient, workspace):
+    """A client with :func:`plain_capabilities`, rooted in :func:`workspace`."""
+    fix_code_action_structuring(lsp_client)
+    lsp_client.editor = Editor(lsp_client)
+    lsp_client.ws = workspace
+    await lsp_client.initialize_session(
+        types.InitializeParams(capabilities=plain_capabilities(), root_uri=workspace.as_uri(),
+                               workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="ws")])
+    )
+    yield lsp_client
+    await lsp_client.shutdown_session()
