@@ -129,9 +129,11 @@ class _SpliceLog:
         self.growth = sum(it[3] - (it[1] - it[0]) for it in self.items)
 
     def splices(self, new_body: str) -> tuple[Splice, ...]:
+        """The composed splices, their text taken from ``new_body``."""
         return tuple(Splice(o0, o1, new_body[c0 : c0 + cl]) for o0, o1, c0, cl in self.items)
 
     def raw(self, new_body: str) -> tuple[tuple[int, int, str], ...]:
+        """The composed splices as ``(start, end, text)`` tuples."""
         return tuple((o0, o1, new_body[c0 : c0 + cl]) for o0, o1, c0, cl in self.items)
 
 

@@ -92,6 +92,7 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def cmd_apply(args) -> int:
+    """``gap apply``: apply ENVELOPE to FILE; new body to stdout (or FILE with --in-place)."""
     if args.in_place and args.file == "-":
         raise _UsageError("--in-place needs a FILE, not standard input")
     if args.file == "-" and args.envelope == "-":
@@ -140,6 +141,7 @@ def cmd_apply(args) -> int:
 
 
 def cmd_targets(args) -> int:
+    """``gap targets``: the targets of FILE as an indented tree (or JSON with spans)."""
     body = _read(args.file)
     idx = scan(body)
     if args.json:
@@ -179,6 +181,7 @@ def cmd_targets(args) -> int:
 
 
 def cmd_paths(args) -> int:
+    """``gap paths``: the JSON Pointers of a JSON/YAML FILE (GAP §5.1 inventory)."""
     from .pointer import list_paths
 
     body = _read(args.file)
@@ -192,11 +195,13 @@ def cmd_paths(args) -> int:
 
 
 def cmd_strip(args) -> int:
+    """``gap strip``: FILE with every marker removed."""
     _write_stdout(strip(_read(args.file)))
     return 0
 
 
 def cmd_validate(args) -> int:
+    """``gap validate``: check ENVELOPE against the schema (exit 1 with the error)."""
     text = _read(args.envelope)
     try:
         if args.lenient:
@@ -215,6 +220,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_replay(args) -> int:
+    """``gap replay``: replay recorded runs under DIR; exit 1 on any disagreement."""
     from .replay import load_experiments, replay_experiment
 
     root = Path(args.dir)

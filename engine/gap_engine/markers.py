@@ -279,6 +279,8 @@ class Index:
 
     @property
     def infos(self) -> tuple[TargetInfo, ...]:
+        """Every addressable target's :class:`TargetInfo`, in document order (GAP §7.2 "Target
+        info schema"); built on first use, then derived incrementally by :meth:`splice`."""
         infos = self._infos
         if infos is None:
             infos = tuple([_rec_info(r) for r in self._order])

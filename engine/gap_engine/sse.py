@@ -193,6 +193,7 @@ class Sequencer:
         self._next: dict[str | None, int] = {}
 
     def next(self, artifact_id: str | None = None) -> int:
+        """The next sequence number (per artifact when multiplexing), starting at ``start``."""
         key = artifact_id if self.multiplex else None
         n = self._next.get(key, self._start)
         self._next[key] = n + 1
@@ -245,6 +246,7 @@ class EventDecoder:
         self.retry: int | None = None
 
     def feed(self, chunk: bytes | str) -> list[SSEEvent]:
+        """Parse a chunk (bytes: UTF-8, split anywhere; or text) → the events it completes."""
         text = self._utf8.decode(chunk) if isinstance(chunk, (bytes, bytearray)) else chunk
         if not text:
             return []
@@ -408,16 +410,20 @@ class GapStreamDecoder:
 
     @property
     def last_event_id(self) -> str:
+        """What to send as ``Last-Event-ID`` when reconnecting (GAP-SSE §3)."""
         return self._sse.last_event_id
 
     @property
     def retry(self) -> int:
+        """The reconnection delay in ms (``retry:`` from the server, default 3000, §3)."""
         return self._sse.retry if self._sse.retry is not None else DEFAULT_RETRY_MS
 
     def feed(self, chunk: bytes | str) -> list[GapEvent]:
+        """Parse a chunk → the GAP events it completes (raises :class:`GapError` on bad data)."""
         return self._convert(self._sse.feed(chunk))
 
     def close(self) -> list[GapEvent]:
+        """End of stream (an unterminated event is dropped)."""
         return self._convert(self._sse.close())
 
     def _convert(self, evs: list[SSEEvent]) -> list[GapEvent]:

@@ -153,6 +153,7 @@ class TokenizerCounter:
 
     @property
     def label(self) -> str:
+        """How counts from this counter are labelled: ``tokenizer <spec>``."""
         return f"tokenizer {self.name}"
 
     def __repr__(self) -> str:
