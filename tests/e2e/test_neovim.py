@@ -217,3 +217,37 @@ H.R.after = H.text(buf)
     assert r["after"] == ORIGINAL.replace('id="revenue-value"', 'id="net-revenue"')
     assert any(u.endswith("revenue.gap.json") for u in r["edit_uris"]), (
         "rename should also update envelope files that reference the target", r["edit_uris"])
+
+
+def test_plugin_commands(tmp_path, editor_env, workspace):
+    """clients/nvim: require("gap").setup{} starts gap-ls on FileType; :GapApply, :GapPreview, :GapStrip work."""
+    from gap_engine import strip
+
+    env = dict(editor_env, GAP_WS=str(workspace))
+    r = run_nvim(tmp_path, env, """
+vim.cmd("filetype on")
+local ws = os.getenv("GAP_WS")
+local gap = require("gap")
+gap.setup({ cmd = H.server_cmd(), browser = function(url) H.R.opened = url end })
+H.step("open")
+vim.cmd("edit " .. vim.fn.fnameescape(ws .. "/dashboard.html"))
+local buf = vim.api.nvim_get_current_buf()
+assert(H.wait_for(function() local c = gap.client(buf); return c ~= nil and c.initialized end, 15000),
+  "the plugin did not start gap-ls on FileType html")
+H.client_id = gap.client(buf).id
+H.step(":GapApply a")
+vim.fn.setreg("a", table.concat(vim.fn.readfile(ws .. "/revenue.gap.json"), "\\n"))
+vim.cmd("GapApply a")
+H.wait_for(function() return H.text(buf):find("$15,720", 1, true) ~= nil end, 10000)
+H.R.after_apply = H.text(buf)
+H.step(":GapPreview")
+vim.cmd("GapPreview")
+H.wait_for(function() return H.R.opened ~= nil end, 10000)
+H.step(":GapStrip")
+vim.cmd("GapStrip")
+H.wait_for(function() return H.text(buf):find("<gap:target", 1, true) == nil end, 10000)
+H.R.after_strip = H.text(buf)
+""")
+    assert r["after_apply"] == EDITED
+    assert r.get("opened", "").startswith("http://127.0.0.1:"), r.get("opened")
+    assert r["after_strip"] == strip(EDITED)

@@ -58,6 +58,7 @@ export class StatusItem implements vscode.Disposable {
   private previewDoc: vscode.Uri | undefined;
   private saved = 0;
   private seenSavings = false;
+  private summary: string | undefined;
 
   constructor() {
     this.item.name = 'GAP';
@@ -78,6 +79,10 @@ export class StatusItem implements vscode.Disposable {
 
   /** Take token savings from a server payload (notification params or command result). */
   absorb(payload: unknown): void {
+    const summary = (payload as { summary?: unknown } | undefined)?.summary;
+    if (typeof summary === 'string' && summary) {
+      this.summary = summary;
+    }
     const s = extractTokenSavings(payload);
     if (!s) {
       return;
@@ -102,7 +107,10 @@ export class StatusItem implements vscode.Disposable {
     tip.appendMarkdown(`**GAP language server:** ${this.server}\n\n`);
     tip.appendMarkdown(this.previewDoc ? `**Preview:** ${this.previewDoc.path.split('/').pop()}\n\n` : '**Preview:** closed — click to open\n\n');
     if (this.seenSavings) {
-      tip.appendMarkdown(`**Tokens saved this session** (edit envelopes vs full regeneration): ${this.saved.toLocaleString()}\n`);
+      tip.appendMarkdown(`**Tokens saved this session** (edit envelopes vs full regeneration): ${this.saved.toLocaleString()}\n\n`);
+    }
+    if (this.summary) {
+      tip.appendText(`Last edit: ${this.summary}`);
     }
     this.item.tooltip = tip;
     this.item.backgroundColor = this.server === 'stopped' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
