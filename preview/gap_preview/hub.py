@@ -34,6 +34,8 @@ LOG_EVENTS = 512
 LOG_BYTES = 16 * 1024 * 1024
 #: a viewer further behind than this many events gets one fresh synthesize instead
 COALESCE_AFTER = 64
+#: seconds after gap:complete before a closed document is dropped (when no viewer is left)
+GC_AFTER = 10.0
 #: render in a worker thread above this many characters (keeps the loop responsive)
 THREAD_RENDER_CHARS = 64 * 1024
 
@@ -189,6 +191,7 @@ class Hub:
         self.closing = False
         self._lock = threading.Lock()
         self._pending: dict[str, tuple] = {}
+        self._seq_base: dict[str, int] = {}
         self._cursor: dict[str, int | None] = {}
         self._scheduled = False
         self._wake: asyncio.Event | None = None
@@ -275,6 +278,7 @@ class Hub:
         doc = self.docs.get(key)
         if doc is None:
             doc = self.docs[key] = Doc(key)
+            doc.seq = self._seq_base.pop(key, -1)  # ids keep increasing across a reopen
         old_view, old_idx = doc.view, doc.view_idx
         live = old_view is not None and doc.complete is None and doc.format == fmt
 
@@ -320,6 +324,18 @@ class Hub:
         digest = hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
         doc.complete = Item("gap:complete", _dumps({"reason": reason, "checksum": "sha256:" + digest, "artifact_id": key}))
         doc.notify()
+        if self.loop is not None:
+            self.loop.call_later(GC_AFTER, self._forget, key, doc)
+
+    def _forget(self, key: str, doc: Doc) -> None:
+        """Drop a closed document (its text, view and log) once no viewer is left on it."""
+        if self.docs.get(key) is not doc or doc.complete is None:
+            return  # reopened meanwhile
+        if doc.subscribers > 0 and self.loop is not None:
+            self.loop.call_later(GC_AFTER, self._forget, key, doc)
+            return
+        del self.docs[key]
+        self._seq_base[key] = doc.seq
 
     def _set_cursor(self, key: str, offset: int | None) -> None:
         doc = self.docs.get(key)

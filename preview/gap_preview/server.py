@@ -177,6 +177,8 @@ class PreviewServer:
             except RuntimeError:
                 pass
         server.should_exit = True
+        if threading.current_thread() is thread:  # called from a callback on the server thread
+            return
         thread.join(timeout)
         if thread.is_alive():  # pragma: no cover - streams that would not end
             server.force_exit = True

@@ -250,3 +250,20 @@ def test_websocket_transport_page(page, bsrv):
     pub(bsrv, 2, DASHBOARD.replace("Revenue dashboard", "Over WebSocket"))
     rendered(page, 2)
     assert fr.locator("h1").inner_text() == "Over WebSocket"
+
+
+def test_artifact_script_cannot_fake_a_click_to_source(page, bsrv):
+    calls = []
+    bsrv.on_reveal = lambda *a: calls.append(a)
+    doc = ('<gap:target id="x"><p id="p">x</p></gap:target><script>'
+           'setTimeout(() => parent.postMessage({type: "reveal", target: "x"}, "*"), 50);'
+           'setTimeout(() => document.getElementById("p").click(), 80);</script>')
+    pub(bsrv, 1, doc)
+    page.goto(bsrv.url_for(KEY))  # no page.evaluate here: Playwright's evaluate counts as a gesture
+    time.sleep(1.0)
+    assert calls == []  # no user gesture: neither a forged message nor a scripted click counts
+    fr = frame(page)
+    assert fr.locator("#p").inner_text() == "x"  # it had rendered (and its scripts ran)
+    fr.locator("#p").click()
+    wait_until(lambda: calls)
+    assert calls[-1][3] == "x"

@@ -450,3 +450,16 @@ def test_stop_ends_open_streams(tmp_path):
     s.stop()
     assert time.monotonic() - t0 < 4
     assert done.wait(5)
+
+
+def test_closed_document_is_forgotten_and_ids_continue(srv, client, monkeypatch):
+    monkeypatch.setattr(hub_mod, "GC_AFTER", 0.05)
+    publish(srv, 1, DASHBOARD)
+    publish(srv, 2, DASHBOARD.replace("$12,340", "$2"))
+    last = srv.hub.docs[KEY].seq
+    srv.close_document(KEY)
+    wait_until(lambda: KEY not in srv.hub.docs)
+    assert client.get("/content", params={"doc": KEY, "token": srv.token}).status_code == 404
+    publish(srv, 1, DASHBOARD)  # reopened
+    evs = events_of(client, srv, 1)
+    assert int(evs[0].id) > last and json.loads(evs[0].data)["name"] == "synthesize"

@@ -170,6 +170,9 @@
       if (state.dirty) schedule();
     } else if (m.type === "reveal") {
       if (!revealBox.checked || typeof m.target !== "string" || m.target.length > 512) return;
+      // only right after a real user gesture (a click in the frame activates this page too):
+      // an artifact script cannot move the editor on its own
+      if (navigator.userActivation && !navigator.userActivation.isActive) return;
       fetch("/reveal", {
         method: "POST",
         headers: { "Content-Type": "application/json", "X-Gap-Token": token },
