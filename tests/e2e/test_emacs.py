@@ -85,3 +85,32 @@ def test_eglot_apply_code_action_from_envelope_file(tmp_path, editor_env, worksp
   (gap-put 'after (gap-text buf)))
 """)
     assert r["after"] == EDITED, r.get("titles")
+
+
+def test_docs_emacs_snippet(tmp_path, editor_env, workspace):
+    """The copy-paste eglot set-up in docs/editors/emacs.md: symbols via imenu's source, gap-apply-envelope, gap-preview."""
+    import re
+
+    from .helpers import REPO, server_command
+
+    md = (REPO / "docs" / "editors" / "emacs.md").read_text(encoding="utf-8")
+    snippet = next(b for b in re.findall(r"```elisp\n(.*?)```", md, re.S) if b.startswith(";; init.el"))
+    assert '("gap-ls")' in snippet
+    cmd = "(" + " ".join(json.dumps(c) for c in server_command()) + ")"
+    (tmp_path / "init.el").write_text(snippet.replace('("gap-ls")', cmd), encoding="utf-8")
+    r = run_emacs(tmp_path, dict(editor_env, GAP_WS=str(workspace)), f"""
+(load {json.dumps(str(tmp_path / "init.el"))} nil t)
+(let* ((buf (gap-open "dashboard.html"))
+       (opened nil)
+       (browse-url-browser-function (lambda (url &rest _) (setq opened url)))
+       (envelope (with-temp-buffer (insert-file-contents (expand-file-name "revenue.gap.json" gap-ws)) (buffer-string))))
+  (with-current-buffer buf
+    (gap-put 'server (format "%S" (process-command (jsonrpc--process (eglot-current-server)))))
+    (gap-apply-envelope envelope)
+    (gap-put 'after (gap-text buf))
+    (gap-preview)
+    (gap-put 'opened opened)))
+""")
+    assert json.loads(json.dumps(r["after"])) == EDITED
+    assert r["opened"].startswith("http://127.0.0.1:"), r
+    assert server_command()[0] in r["server"]

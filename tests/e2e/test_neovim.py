@@ -9,6 +9,7 @@ the buffer, and the scenario records the buffer text as JSON for the assertions 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -185,8 +186,6 @@ H.R.after = H.text(buf)
 local syms = H.request(buf, "textDocument/documentSymbol", { textDocument = { uri = H.uri(buf) } })
 H.R.symbols = H.symbol_tree(syms)
 """)
-    import re
-
     assert r["kind"].startswith("refactor.rewrite.gap.wrap")
     m = re.search(r'<gap:target id="([^"]+)"[^>]*><title>Sales dashboard</title></gap:target>', r["after"])
     assert m, r["after"]
@@ -251,3 +250,57 @@ H.R.after_strip = H.text(buf)
     assert r["after_apply"] == EDITED
     assert r.get("opened", "").startswith("http://127.0.0.1:"), r.get("opened")
     assert r["after_strip"] == strip(EDITED)
+
+
+def doc_block(marker: str) -> str:
+    """The ```lua block of docs/editors/neovim.md whose first line contains ``marker``."""
+    from .helpers import REPO
+
+    text = (REPO / "docs" / "editors" / "neovim.md").read_text(encoding="utf-8")
+    for block in re.findall(r"```lua\n(.*?)```", text, re.S):
+        if marker in block.splitlines()[0]:
+            return block
+    raise AssertionError(f"no lua block starting with {marker!r} in docs/editors/neovim.md")
+
+
+def fake_opener(tmp_path: Path, env: dict) -> tuple[dict, Path]:
+    """An `xdg-open` on PATH that records the URL it was asked to open."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    opened = tmp_path / "opened.txt"
+    script = bindir / "xdg-open"
+    script.write_text(f'#!/bin/sh\nprintf "%s" "$1" > "{opened}"\n')
+    script.chmod(0o755)
+    return dict(env, PATH=f"{bindir}:{env['PATH']}"), opened
+
+
+def test_docs_neovim_07_snippet(tmp_path, editor_env, workspace):
+    """The copy-paste Neovim 0.7 set-up in docs/editors/neovim.md attaches, lists symbols, applies, previews."""
+    snippet = doc_block("(Neovim 0.7+)")
+    assert 'cmd = { "gap-ls" }' in snippet
+    (tmp_path / "init.lua").write_text(snippet.replace('cmd = { "gap-ls" }', "cmd = H_SERVER_CMD"), encoding="utf-8")
+    env, opened = fake_opener(tmp_path, dict(editor_env, GAP_WS=str(workspace)))
+    r = run_nvim(tmp_path, env, f"""
+vim.cmd("filetype on")
+H_SERVER_CMD = H.server_cmd()
+dofile({json.dumps(str(tmp_path / "init.lua"))})
+local ws = os.getenv("GAP_WS")
+vim.cmd("edit " .. vim.fn.fnameescape(ws .. "/dashboard.html"))
+local buf = vim.api.nvim_get_current_buf()
+assert(H.wait_for(function()
+  for id, c in pairs(vim.lsp.buf_get_clients(buf)) do
+    if c.name == "gap-ls" and c.initialized then H.client_id = c.id return true end
+  end
+end, 15000), "the documented config did not attach gap-ls")
+local syms = H.request(buf, "textDocument/documentSymbol", {{ textDocument = {{ uri = H.uri(buf) }} }})
+H.R.symbols = H.symbol_tree(syms)
+vim.fn.setreg("a", table.concat(vim.fn.readfile(ws .. "/revenue.gap.json"), "\\n"))
+vim.cmd("GapApply a")
+H.wait_for(function() return H.text(buf):find("$15,720", 1, true) ~= nil end, 10000)
+H.R.after = H.text(buf)
+vim.cmd("GapPreview")
+H.wait_for(function() return vim.fn.filereadable({json.dumps(str(opened))}) == 1 end, 10000)
+""")
+    assert names(r["symbols"]) == EXPECTED_TREE
+    assert r["after"] == EDITED
+    assert opened.read_text().startswith("http://127.0.0.1:")
