@@ -16,7 +16,7 @@ from typing import Callable
 import attrs
 
 from .errors import INVALID_CONTENT, INVALID_ENVELOPE, TARGET_NOT_FOUND, VERSION_CONFLICT, GapError
-from .markers import Index
+from .markers import Index, joins_marker
 from .model import PROTOCOL, Artifact, EditOperation, Envelope, HandleContent, _new_artifact, _new_envelope, _new_handle_content
 
 TokenCounter = Callable[[str], int]
@@ -232,6 +232,74 @@ def apply_with_splices(
     return ApplyResult(new, handle, tuple([Splice(a, b, t) for a, b, t in splices]), tuple(warnings))
 
 
+def _plain_batch(body: str, idx: Index, ops):
+    """The fast path of an edit: id operations on distinct targets whose regions do not nest,
+    writing no marker and erasing none. Applying them in order then equals one pass of splices
+    computed on the input (each touches only its own target's content). Returns
+    ``(new body, new index, splices)`` or None when the general path is needed (which also
+    reports every error with the right operation index)."""
+    recs = idx._recs
+    n_deltas = len(idx._deltas)
+    items = []
+    seen = set()
+    for op in ops:
+        t = op.target
+        if t.type != "id":
+            return None
+        tid = t.value
+        if tid in seen:
+            return None
+        seen.add(tid)
+        rec = recs.get(tid)
+        if rec is None:
+            return None
+        kind = op.op
+        text = "" if kind == "delete" else op.content
+        if text is None or "gap:target" in text:
+            return None
+        if rec[9] == n_deltas:
+            os, cs, ce, oe = rec[3], rec[4], rec[5], rec[6]
+        else:
+            os, cs, ce, oe = idx._resolve(rec)
+        if kind == "replace" or kind == "delete":
+            if ce > cs and body.find("gap:target", cs, ce) >= 0:
+                return None
+            s, e = cs, ce
+        elif kind == "insert_before":
+            s = e = cs
+        elif kind == "insert_after":
+            s = e = ce
+        else:
+            return None
+        items.append((os, oe, s, e, text))
+    if len(items) > 1:
+        items.sort()
+        prev = items[0]
+        for it in items[1:]:
+            if it[0] < prev[1]:
+                return None  # nested targets: their edits interact
+            prev = it
+    parts = []
+    pos = 0
+    growth = 0
+    edges = []
+    for _, _, s, e, text in items:
+        parts.append(body[pos:s])
+        parts.append(text)
+        pos = e
+        edges.append(s + growth)
+        growth += len(text) - (e - s)
+        edges.append(s + growth + (e - s))
+    parts.append(body[pos:])
+    new_body = "".join(parts) if len(parts) > 3 else parts[0] + parts[1] + parts[2]
+    for p in edges:  # text joined with its surroundings must not form a marker
+        if joins_marker(new_body, p):
+            return None
+    new_idx = idx._shifted([(s, len(text) - (e - s)) for _, _, s, e, text in reversed(items)])
+    splices = tuple([(s, e, text) for _, _, s, e, text in items if s != e or text])
+    return new_body, new_idx, splices
+
+
 def _apply(artifact, envelope, count_tokens, strict_markers):
     """The engine proper: → (new artifact, handle, raw splices ``(start, end, text)``, warnings)."""
     name = envelope.name
@@ -270,6 +338,11 @@ def _apply(artifact, envelope, count_tokens, strict_markers):
     body = artifact.body
     idx = artifact.index()
     ops = envelope.content
+    fast = _plain_batch(body, idx, ops) if ops else None
+    if fast is not None:
+        body, idx, splices = fast
+        new = _new_artifact(artifact.id, envelope.version, artifact.format, body, artifact.state, idx)
+        return new, make_handle(new, count_tokens=count_tokens), splices, []
     log = _SpliceLog() if len(ops) > 1 else None
     warnings: list[str] = []
     fmt = artifact.format

@@ -229,6 +229,11 @@ def _scan_raw(text: str, base: int, epoch: int, parent: str | None, depth0: int)
     return recs, problems
 
 
+def joins_marker(body: str, pos: int) -> bool:
+    """Does a marker of ``body`` start before ``pos`` and end after it? (internal)"""
+    return _joins_marker(body, pos)
+
+
 def _joins_marker(body: str, pos: int) -> bool:
     """Does a marker of ``body`` start before ``pos`` and end after it?"""
     if pos <= 0 or pos >= len(body) or body[pos - 1] == ">":
@@ -485,6 +490,29 @@ class Index:
         return out
 
     # -- derivation --------------------------------------------------------------------------
+    def _shifted(self, shifts: list) -> "Index":
+        """This index after text changes that touch no marker (internal fast path of apply):
+        ``shifts`` are ``(position, length change)`` pairs in the order applied (each in the
+        coordinates of the body before it); no target is added or removed."""
+        deltas = self._deltas + tuple(shifts)
+        problems = self.problems
+        if problems:
+            out = []
+            for p in problems:
+                t = 0
+                ps = p.start
+                for s, d in shifts:
+                    if ps >= s:
+                        ps += d
+                        t += d
+                out.append(_shift_problem(p, t) if t else p)
+            problems = tuple(out)
+        idx = Index(self._recs, self._order, deltas, problems, self._others, self._dups)
+        idx._infos = self.infos
+        if len(deltas) > _MAX_PENDING:
+            idx = idx.compacted()
+        return idx
+
     def splice(self, start: int, end: int, text: str, new_body: str) -> "Index":
         """The index of ``new_body`` = old body with ``[start, end)`` replaced by ``text``.
 

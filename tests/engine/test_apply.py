@@ -245,3 +245,46 @@ def test_property_splice_log_composes_sequential_splices(data, body):
     for s, e, t in reversed(sps):
         out = out[:s] + t + out[e:]
     assert out == cur
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=marked_bodies(), data=st.data())
+def test_property_fast_path_equals_sequential_path(body, data):
+    """The one-pass path for independent plain edits gives exactly what applying the
+    operations one by one gives: body, splices, index, warnings."""
+    import sys
+
+    A = sys.modules["gap_engine.apply"]  # the module (the package exports the function `apply`)
+
+    a0 = art(body)
+    ids = a0.index().ids()
+    if not ids:
+        return
+    chosen = data.draw(st.lists(st.sampled_from(ids), min_size=1, max_size=4, unique=True))
+    items = []
+    for tid in chosen:
+        op = data.draw(ops)
+        text = None if op == "delete" else data.draw(st.sampled_from(["", "x", "<b>y</b>", "<gap:tar", "get>", "\n"]))
+        items.append((op, "id", tid, text))
+    env = edit(items)
+    fast = A._plain_batch(body, a0.index(), env.content)
+    try:
+        r_fast = apply_with_splices(a0, env)
+    except GapError:
+        return
+    orig = A._plain_batch
+    A._plain_batch = lambda *a: None
+    try:
+        r_seq = apply_with_splices(a0, env)
+    finally:
+        A._plain_batch = orig
+    assert r_fast.artifact.body == r_seq.artifact.body
+    assert r_fast.handle == r_seq.handle
+    assert [(s.id, s.start, s.content_start, s.content_end, s.end) for s in r_fast.artifact.index().spans()] == \
+        [(s.id, s.start, s.content_start, s.content_end, s.end) for s in scan(r_seq.artifact.body).spans()]
+    assert r_fast.artifact.index().problems == scan(r_seq.artifact.body).problems
+    if fast is not None:
+        out = body
+        for sp in reversed(r_fast.splices):
+            out = out[: sp.start] + sp.text + out[sp.end :]
+        assert out == r_fast.artifact.body
