@@ -63,7 +63,13 @@ def id_diagnostics(doc: Document) -> list[types.Diagnostic]:
     """Target ids that are values, not roles (GAP §3.2 "describe the role, not the value")."""
     if not _is_artifact(doc) or not len(doc.index):
         return []
-    bad = [i for i in doc.index.infos if not is_role_based(i.id)]
+    infos = doc.index.infos
+    cached = getattr(doc, "_bad_ids", None)
+    if cached is not None and cached[0] is infos:
+        bad = cached[1]
+    else:  # the infos tuple is shared between generations until a marker changes
+        bad = [i for i in infos if not is_role_based(i.id)]
+        doc._bad_ids = (infos, bad)  # type: ignore[attr-defined]
     out = []
     for info in bad[:500]:
         span = doc.index.get(info.id)

@@ -128,6 +128,12 @@ class Document:
             self._index = scan(self.text)
         return self._index
 
+    def compact_index(self) -> Index:
+        """The index with every pending shift resolved (kept: later lookups are cheaper too)."""
+        idx = self.index.compacted()
+        self._index = idx
+        return idx
+
     def artifact(self) -> Artifact:
         """The document as a GAP artifact: id = URI, version = document version (≥ 1)."""
         return Artifact(self.uri, max(self.version or 1, 1), self.format, self.text, index_=self.index)

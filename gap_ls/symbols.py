@@ -11,8 +11,9 @@ per JSON Pointer (:func:`gap_engine.pointer.list_paths`), named by its last toke
 pointer as detail, nested as the values nest (at most :data:`MAX_POINTERS`).
 
 Speed: the answer is built as JSON text directly and sent through
-:class:`gap_ls.server.RawJSON` (no attrs objects, no converter), and cached per document
-generation; sizes are ``ceil(chars / 4)`` estimates above :data:`EXACT_TOKENS_LIMIT`
+:class:`gap_ls.server.RawJSON` (no attrs objects, no converter), cached per document
+generation, and re-built :data:`PREWARM_S` after the last change for big documents whose
+symbols the client asks for; sizes are ``ceil(chars / 4)`` estimates above :data:`EXACT_TOKENS_LIMIT`
 characters of artifact (marked ``≈``), else counted with ``gap.tokenizer`` when configured.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 
 from gap_engine import estimate_tokens
 from gap_engine.pointer import format_kind, list_paths, parse_pointer, pointer_span
@@ -68,8 +70,7 @@ def _counter(ls, doc: Document):
     return fn, ("" if "tokenizers" in label else "≈")
 
 
-def _detail(span, n_tokens: int | None, approx: str) -> str | None:
-    info = span.info
+def _detail(info, n_tokens: int | None, approx: str) -> str | None:
     parts = [info.label, f"accepts {info.accepts}" if info.accepts else None]
     if n_tokens is not None:
         parts.append(f"{approx}{n_tokens} tok")
@@ -80,23 +81,52 @@ def _q(s: str) -> str:
     return f'"{s}"' if _SAFE.match(s) else json.dumps(s)
 
 
+def _span_tuples(index) -> list[tuple]:
+    """``(info, start, content_start, content_end, end, parent)`` for every target in document
+    order, from a compacted index (no pending shifts). Reads the engine index's records
+    directly when it can (no ``TargetSpan`` objects: 10,000 of them cost more than the rest of
+    the answer), else uses :meth:`Index.spans`."""
+    try:
+        if not index._deltas:
+            return [(info, r[3], r[4], r[5], r[6], r[7]) for r, info in zip(index._order, index.infos)]
+    except (AttributeError, TypeError, IndexError):
+        pass
+    return [(s.info, s.start, s.content_start, s.content_end, s.end, s.parent) for s in index.spans()]
+
+
 def marker_symbols_json(ls, doc: Document, hierarchical: bool) -> str:
     """The target symbols of ``doc`` as a JSON array text (``DocumentSymbol[]`` or
     ``SymbolInformation[]``)."""
-    spans = list(doc.index.spans())
+    spans = _span_tuples(doc.compact_index())
     if not spans:
         return "[]"
-    offs = sorted({o for s in spans for o in (s.start, s.content_start, s.end)})
-    pos = {o: '{"line":%d,"character":%d}' % lc for o, lc in zip(offs, doc.line_cols(offs))}
-    count, approx = _counter(ls, doc)
-    has_children = {s.parent for s in spans if s.parent is not None}
-    field, namespace = int(types.SymbolKind.Field), int(types.SymbolKind.Namespace)
-    kinds = {}
+    starts = doc._line_starts()
+    text = doc.text
+    simple = doc.encoding == "utf-32" or text.isascii()
 
-    def kind_of(s) -> int:
-        t = s.info.type
+    def positions(offs: list[int]) -> list[str]:
+        lines = [bisect_right(starts, o) - 1 for o in offs]
+        if simple:
+            return ['{"line":%d,"character":%d}' % (ln, o - starts[ln]) for ln, o in zip(lines, offs)]
+        out = []
+        for ln, o in zip(lines, offs):
+            seg = text[starts[ln] : o]
+            out.append('{"line":%d,"character":%d}' % (ln, o - starts[ln] if seg.isascii() else doc._units(seg)))
+        return out
+
+    P_os = positions([t[1] for t in spans])
+    P_cs = positions([t[2] for t in spans])
+    P_oe = positions([t[4] for t in spans])
+    count, approx = _counter(ls, doc)
+    estimate = count is estimate_tokens
+    has_children = {t[5] for t in spans if t[5] is not None}
+    field, namespace = int(types.SymbolKind.Field), int(types.SymbolKind.Namespace)
+    kinds: dict[str, int] = {}
+
+    def kind_of(info) -> int:
+        t = info.type
         if t is None:
-            return namespace if s.id in has_children else field
+            return namespace if info.id in has_children else field
         k = kinds.get(t)
         if k is None:
             k = kinds[t] = int(KINDS.get(t.lower(), types.SymbolKind.Object))
@@ -105,28 +135,32 @@ def marker_symbols_json(ls, doc: Document, hierarchical: bool) -> str:
     if not hierarchical:
         uri = _q(doc.uri)
         parts = []
-        for s in spans:
-            container = ',"containerName":%s' % _q(s.parent) if s.parent is not None else ""
+        for i, (info, os, cs, ce, oe, parent) in enumerate(spans):
+            container = ',"containerName":%s' % _q(parent) if parent is not None else ""
             parts.append('{"name":%s,"kind":%d,"location":{"uri":%s,"range":{"start":%s,"end":%s}}%s}' % (
-                _q(s.id), kind_of(s), uri, pos[s.start], pos[s.end], container))
+                _q(info.id), kind_of(info), uri, P_os[i], P_oe[i], container))
         return "[" + ",".join(parts) + "]"
     # each symbol's JSON is built once, children before parents (reverse document order)
-    text = doc.text
-    done: dict[str, str] = {}
+    top: list[str] = []
     kids: dict[str, list[str]] = {}
-    known = {s.id for s in spans}
-    for s in reversed(spans):
-        det = _detail(s, -(-(s.content_end - s.content_start) // 4) if count is estimate_tokens else count(text[s.content_start : s.content_end]), approx)
-        ch = kids.pop(s.id, None)
-        js = '{"name":%s,"kind":%d,"range":{"start":%s,"end":%s},"selectionRange":{"start":%s,"end":%s}%s,"children":[%s]}' % (
-            _q(s.id), kind_of(s), pos[s.start], pos[s.end], pos[s.start], pos[s.content_start],
-            ',"detail":%s' % _q(det) if det else "", ",".join(reversed(ch)) if ch else "",
-        )
-        if s.parent is not None and s.parent in known:
-            kids.setdefault(s.parent, []).append(js)
+    known = {t[0].id for t in spans}
+    for i in range(len(spans) - 1, -1, -1):
+        info, os, cs, ce, oe, parent = spans[i]
+        n = -(-(ce - cs) // 4) if estimate else count(text[cs:ce])
+        if info.label is None and info.accepts is None:
+            det = f'"{approx}{n} tok"'
         else:
-            done[s.id] = js
-    return "[" + ",".join(reversed(list(done.values()))) + "]"
+            det = _q(_detail(info, n, approx))
+        ch = kids.pop(info.id, None)
+        start = P_os[i]
+        js = '{"name":%s,"kind":%d,"range":{"start":%s,"end":%s},"selectionRange":{"start":%s,"end":%s},"detail":%s,"children":[%s]}' % (
+            _q(info.id), kind_of(info), start, P_oe[i], start, P_cs[i], det, ",".join(reversed(ch)) if ch else "",
+        )
+        if parent is not None and parent in known:
+            kids.setdefault(parent, []).append(js)
+        else:
+            top.append(js)
+    return "[" + ",".join(reversed(top)) + "]"
 
 
 def _value_kind(text: str) -> types.SymbolKind:
@@ -214,7 +248,35 @@ def symbols_result(ls, doc: Document, hierarchical: bool):
     return result
 
 
+#: big documents whose symbols were asked for are re-built this long after the last change
+#: (editors ask for symbols after a pause in typing: the answer is then ready)
+PREWARM_S = 0.25
+PREWARM_MIN_TARGETS = 1000
+
+
 def register(ls) -> None:
+    timers: dict[str, object] = {}
+
+    def on_document(ls, doc: Document, event: str) -> None:
+        t = timers.pop(doc.uri, None)
+        if t is not None:
+            t.cancel()
+        cached = getattr(doc, "_symbols", None)
+        if event != "change" or cached is None or len(doc.index) < PREWARM_MIN_TARGETS:
+            return
+        hierarchical = cached[0][1]
+
+        def fire() -> None:
+            timers.pop(doc.uri, None)
+            if doc.uri in ls.documents:
+                symbols_result(ls, doc, hierarchical)
+
+        import asyncio
+
+        timers[doc.uri] = asyncio.get_running_loop().call_later(PREWARM_S, fire)
+
+    ls.listeners.append(on_document)
+
     @ls.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     def _document_symbol(ls, params: types.DocumentSymbolParams):
         doc = ls.documents.get(params.text_document.uri)
