@@ -472,6 +472,8 @@ def instruction_action(ls, doc, params, start: int, end: int) -> list[types.Code
     The command's arguments are ``[uri, null, targetId]``: the client fills in the
     instruction (VS Code: an input box); a client without input runs the command itself with
     the instruction as the second argument."""
+    if _is_envelope_file(doc.uri):
+        return []
     tid = smallest_enclosing_target(doc.artifact(), start, end)
     title = TITLE_INSTRUCTION if tid is None else f"{TITLE_INSTRUCTION[:-1]} on “{tid}”…"
     return [types.CodeAction(title=title, kind=KIND_INSTRUCTION, command=types.Command(title=TITLE_INSTRUCTION, command=CMD_EDIT, arguments=[doc.uri, None, tid]))]
@@ -479,9 +481,17 @@ def instruction_action(ls, doc, params, start: int, end: int) -> list[types.Code
 
 def add_targets_action(ls, doc, params, start: int, end: int) -> list[types.CodeAction]:
     """"Add targets with the model" on a text document that has no targets (not JSON)."""
-    if doc.index.infos or "json" in doc.format or not doc.text.strip():
+    if doc.index.infos or "json" in doc.format or not doc.text.strip() or _is_envelope_file(doc.uri):
         return []
     return [types.CodeAction(title=TITLE_ADD_TARGETS, kind=KIND_ADD_TARGETS, command=types.Command(title=TITLE_ADD_TARGETS, command=CMD_ADD_TARGETS, arguments=[doc.uri]))]
+
+
+def _is_envelope_file(uri: str) -> bool:
+    try:
+        from gap_ls.envelope_files import is_envelope_file
+    except ImportError:
+        return uri.endswith((".gap.json", ".gap.jsonl"))
+    return is_envelope_file(uri)
 
 
 def code_actions(ls, params: types.CodeActionParams) -> list[types.CodeAction]:
