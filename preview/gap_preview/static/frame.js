@@ -118,6 +118,7 @@
   }
 
   var tpl = document.createElement("template");
+  var dec = new TextDecoder();
   // morph only the nodes between a target's two comments (an edit envelope's replace)
   function local(id, content) {
     var pair = findPair(id);
@@ -156,7 +157,8 @@
   function render(m) {
     var t0 = performance.now(), mode = "full";
     var got = performance.timeOrigin + t0;
-    if (typeof m.html === "string") { html = m.html; full(html); }
+    if (m.html instanceof ArrayBuffer) { html = dec.decode(m.html); full(html); }
+    else if (typeof m.html === "string") { html = m.html; full(html); }
     else if (html === null) { P.postMessage({ type: "need-full" }, "*"); return; }
     var patches = Array.isArray(m.patches) ? m.patches : [];
     var needFull = false;

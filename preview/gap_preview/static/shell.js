@@ -96,6 +96,7 @@
   // The first change in a frame goes at once (no added latency for a lone keystroke); later
   // ones in the same frame coalesce and go on the next frame.
   var rafPending = false, handedThisFrame = false;
+  var enc = new TextEncoder();
   function schedule() {
     if (!handedThisFrame && !state.inflight) { flush(); return; }
     if (rafPending) return;
@@ -110,13 +111,15 @@
     }
     state.inflight = true;
     state.dirty = false;
+    // a whole view (as UTF-8 bytes in a transferred buffer: much cheaper than cloning a big
+    // string into the frame's process), or only the changed targets' contents
+    var buf = state.changed === null ? enc.encode(state.html).buffer : null;
     frame.contentWindow.postMessage({
       type: "render", version: state.version,
-      // a whole view, or only the changed targets' contents (small, whatever the document size)
-      html: state.changed === null ? state.html : null,
+      html: buf,
       patches: state.changed === null ? [] : Array.from(state.changed),
       recv: state.recvAt, sent: performance.timeOrigin + performance.now(),
-    }, "*");
+    }, "*", buf ? [buf] : []);
     state.changed = new Map();
   }
 
