@@ -168,3 +168,28 @@ async def test_malformed_requests_never_crash_the_server(client):
     # still alive and correct
     syms = await client.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=TID(uri=uri)))
     assert [s.name for s in syms] == ["a"]
+
+
+async def test_workspace_symbol_scan_stops_when_the_user_cancels(ws_client):
+    ws = ws_client.ws
+    many = ws / "many"
+    many.mkdir()
+    for i in range(1500):
+        (many / f"f{i:04d}.md").write_text(f'<gap:target id="item-{i}">x</gap:target>\n')
+    task = asyncio.ensure_future(ws_client.workspace_symbol_async(types.WorkspaceSymbolParams(query="item")))
+    assert await wait_for(lambda: any(r and r[0].kind == "begin" for r in ws_client.progress_reports.values()), 10)
+    (token,) = [t for t, r in ws_client.progress_reports.items() if r and r[0].kind == "begin"]
+    ws_client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+    res = await task
+    assert len(res) < 1500, "the scan stopped early"
+    assert await wait_for(lambda: ws_client.progress_reports[token][-1].kind == "end")
+    assert ws_client.progress_reports[token][-1].message == "cancelled"
+
+
+async def test_apply_envelope_from_a_decoded_json_argument(client):
+    uri = "file:///t/arg.html"
+    client.editor.open(uri, '<gap:target id="title">a</gap:target>')
+    env = {"protocol": "gap/0.1", "id": "arg", "version": 2, "name": "edit", "meta": {"format": "text/html"},
+           "content": [{"op": "replace", "target": {"type": "id", "value": "title"}, "content": "b"}]}
+    res = await client.editor.command("gap.applyEnvelope", uri, env)
+    assert res["applied"] and client.editor.docs[uri] == '<gap:target id="title">b</gap:target>'
