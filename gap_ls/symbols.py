@@ -19,6 +19,7 @@ characters of artifact (marked ``≈``), else counted with ``gap.tokenizer`` whe
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from bisect import bisect_right
@@ -96,7 +97,18 @@ def _span_tuples(index) -> list[tuple]:
 
 def marker_symbols_json(ls, doc: Document, hierarchical: bool) -> str:
     """The target symbols of ``doc`` as a JSON array text (``DocumentSymbol[]`` or
-    ``SymbolInformation[]``)."""
+    ``SymbolInformation[]``). The cyclic garbage collector is paused meanwhile (tens of
+    thousands of short-lived tuples would trigger it several times for nothing)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _marker_symbols_json(ls, doc, hierarchical)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _marker_symbols_json(ls, doc: Document, hierarchical: bool) -> str:
     spans = _span_tuples(doc.compact_index())
     if not spans:
         return "[]"
@@ -140,27 +152,38 @@ def marker_symbols_json(ls, doc: Document, hierarchical: bool) -> str:
             parts.append('{"name":%s,"kind":%d,"location":{"uri":%s,"range":{"start":%s,"end":%s}}%s}' % (
                 _q(info.id), kind_of(info), uri, P_os[i], P_oe[i], container))
         return "[" + ",".join(parts) + "]"
-    # each symbol's JSON is built once, children before parents (reverse document order)
-    top: list[str] = []
-    kids: dict[str, list[str]] = {}
-    known = {t[0].id for t in spans}
-    for i in range(len(spans) - 1, -1, -1):
-        info, os, cs, ce, oe, parent = spans[i]
-        n = -(-(ce - cs) // 4) if estimate else count(text[cs:ce])
-        if info.label is None and info.accepts is None:
-            det = f'"{approx}{n} tok"'
-        else:
-            det = _q(_detail(info, n, approx))
-        ch = kids.pop(info.id, None)
-        start = P_os[i]
-        js = '{"name":%s,"kind":%d,"range":{"start":%s,"end":%s},"selectionRange":{"start":%s,"end":%s},"detail":%s,"children":[%s]}' % (
-            _q(info.id), kind_of(info), start, P_oe[i], start, P_cs[i], det, ",".join(reversed(ch)) if ch else "",
-        )
-        if parent is not None and parent in known:
-            kids.setdefault(parent, []).append(js)
-        else:
-            top.append(js)
-    return "[" + ",".join(reversed(top)) + "]"
+    # heads in document order ("children":[ left open), then one pass closing them by nesting
+    ids = [_q(t[0].id) for t in spans]
+    ks = [kind_of(t[0]) for t in spans]
+    if estimate:
+        sizes = [-(-(t[3] - t[2]) // 4) for t in spans]
+    else:
+        sizes = [count(text[t[2] : t[3]]) for t in spans]
+    dets = [
+        f'"{approx}{n} tok"' if (t[0].label is None and t[0].accepts is None) else _q(_detail(t[0], n, approx))
+        for t, n in zip(spans, sizes)
+    ]
+    heads = [
+        '{"name":%s,"kind":%d,"range":{"start":%s,"end":%s},"selectionRange":{"start":%s,"end":%s},"detail":%s,"children":[' % h
+        for h in zip(ids, ks, P_os, P_oe, P_os, P_cs, dets)
+    ]
+    out: list[str] = ["["]
+    stack: list[str] = []  # ids of the open symbols
+    first = True  # no sibling written yet at the current level
+    for t, head in zip(spans, heads):
+        parent = t[5]
+        while stack and stack[-1] != parent:
+            stack.pop()
+            out.append("]}")
+            first = False
+        if not first:
+            out.append(",")
+        out.append(head)
+        stack.append(t[0].id)
+        first = True
+    out.append("]}" * len(stack))
+    out.append("]")
+    return "".join(out)
 
 
 def _value_kind(text: str) -> types.SymbolKind:
