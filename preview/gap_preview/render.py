@@ -54,6 +54,9 @@ _EXTRA_LEXERS = {
     "text/javascript": "javascript",
     "application/javascript": "javascript",
     "text/css": "css",
+    "text/x-go": "go",
+    "application/sql": "sql",
+    "text/x-sql": "sql",
 }
 
 
@@ -229,7 +232,15 @@ def _lexer_for(fmt: str):
             return get_lexer_by_name(_EXTRA_LEXERS[fmt], **opts)
         return get_lexer_for_mimetype(fmt, **opts)
     except ClassNotFound:
-        return None
+        pass
+    # text/x-NAME, application/x-NAME, text/NAME: try NAME as a pygments alias
+    sub = fmt.split("/", 1)[-1]
+    for name in (sub[2:] if sub.startswith("x-") else sub, sub.split("+")[-1]):
+        try:
+            return get_lexer_by_name(name, **opts)
+        except ClassNotFound:
+            continue
+    return None
 
 
 def _css_class(ttype) -> str:

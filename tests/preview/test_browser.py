@@ -267,3 +267,22 @@ def test_artifact_script_cannot_fake_a_click_to_source(page, bsrv):
     fr.locator("#p").click()
     wait_until(lambda: calls)
     assert calls[-1][3] == "x"
+
+
+def test_svg_and_reopened_document(page, bsrv, monkeypatch):
+    from gap_preview import hub as hub_mod
+
+    monkeypatch.setattr(hub_mod, "GC_AFTER", 0.05)
+    svg = '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="40" height="40"><gap:target id="c"><circle id="dot" r="5" cx="10" cy="10"/></gap:target></svg>'
+    pub(bsrv, 1, svg, fmt="image/svg+xml", uri="file:///w/x.svg")
+    fr = open_doc(page, bsrv)
+    assert fr.evaluate("document.getElementById('dot').namespaceURI") == "http://www.w3.org/2000/svg"
+    pub(bsrv, 2, svg.replace('r="5"', 'r="9"'), fmt="image/svg+xml", uri="file:///w/x.svg")
+    assert rendered(page, 2)["mode"] == "local"
+    assert fr.evaluate("document.getElementById('dot').getAttribute('r')") == "9"
+    assert fr.evaluate("document.getElementById('dot').namespaceURI") == "http://www.w3.org/2000/svg"
+    bsrv.close_document(KEY)
+    wait_until(lambda: page.evaluate("document.getElementById('gap-status').dataset.state") == "closed")
+    wait_until(lambda: KEY not in bsrv.hub.docs)
+    pub(bsrv, 1, svg.replace('r="5"', 'r="3"'), fmt="image/svg+xml", uri="file:///w/x.svg")  # reopened
+    wait_until(lambda: fr.evaluate("(document.getElementById('dot')||{getAttribute(){}}).getAttribute('r')") == "3", timeout=8)

@@ -239,5 +239,7 @@
     if (m.type === "render") render(m);
     else if (m.type === "cursor") { cursor = typeof m.target === "string" ? m.target : null; follow = !!m.follow; drawCursor(true); }
   });
-  P.postMessage({ type: "ready" }, "*");
+  function ready() { P.postMessage({ type: "ready" }, "*"); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
+  else ready();
 })();

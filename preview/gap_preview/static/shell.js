@@ -297,6 +297,9 @@
       .then(function (docs) {
         if (!docs) return;
         fillPicker(docs);
+        // the document was closed and is open again (the editor reopened it): follow it
+        if (docKey && state.closed && statusEl.dataset.state === "closed" &&
+            docs.some(function (d) { return d.key === docKey; })) { state.lastId = null; connect(); }
         if (!docKey && docs.length === 1) choose(docs[0].key);
         else if (!docKey && docs.length > 1) { emptyEl.hidden = false; emptyEl.textContent = "Choose a document above."; picker.hidden = false; }
       })
