@@ -286,3 +286,25 @@ def test_svg_and_reopened_document(page, bsrv, monkeypatch):
     wait_until(lambda: KEY not in bsrv.hub.docs)
     pub(bsrv, 1, svg.replace('r="5"', 'r="3"'), fmt="image/svg+xml", uri="file:///w/x.svg")  # reopened
     wait_until(lambda: fr.evaluate("(document.getElementById('dot')||{getAttribute(){}}).getAttribute('r')") == "3", timeout=8)
+
+
+def test_burst_coalesces_to_the_final_state_at_most_one_render_per_frame(page, bsrv):
+    pub(bsrv, 1, "<p>start</p>")
+    fr = open_doc(page, bsrv)
+    # a model streaming a synthesize token by token: 400 growing versions, as fast as possible
+    body = "".join(f'<gap:target id="s{i}"><p class="row">row {i} ' + "lorem " * 8 + "</p></gap:target>" for i in range(80))
+    chunks = [body[i : i + 30] for i in range(0, len(body), 30)]
+    t0 = time.monotonic()
+    text = ""
+    for v, ch in enumerate(chunks, start=2):
+        text += ch
+        pub(bsrv, v, text)
+        time.sleep(0.0005)
+    final = len(chunks) + 1
+    rendered(page, final, timeout=10)
+    elapsed_ms = (time.monotonic() - t0) * 1000
+    assert fr.locator("p.row").count() == 80
+    assert fr.locator("p.row").last.inner_text().startswith("row 79")
+    recs = page.evaluate("window.__gap.rendered")
+    assert len(recs) < len(chunks)  # coalesced
+    assert len(recs) <= elapsed_ms / 16.6 + 3  # never more than one hand-over per frame
