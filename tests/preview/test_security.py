@@ -312,3 +312,21 @@ def test_relative_image_loads_inside_the_frame(page, fsrv):
     from .conftest import wait_until
 
     wait_until(lambda: fr.evaluate("document.images[0] && document.images[0].complete && document.images[0].naturalWidth > 0"))
+
+
+def test_ipv6_loopback_bind():
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 in this environment")
+    try:
+        s = PreviewServer(host="::1").start()
+    except RuntimeError:
+        pytest.skip("cannot bind ::1 here")
+    try:
+        assert s.base_url == f"http://[::1]:{s.port}"
+        s.publish(KEY, uri="", version=1, text="x", format="text/plain")
+        wait_version(s, KEY, 1)
+        assert httpx.get(s.base_url + "/content", params={"token": s.token}).text == "x"
+        r = httpx.get(s.base_url + "/content", params={"token": s.token}, headers={"Host": "evil.example"})
+        assert r.status_code == 403
+    finally:
+        s.stop()
