@@ -215,11 +215,19 @@ def test_extension_in_code_server(tmp_path, editor_env, workspace, prerequisites
                 outline = page.locator(".pane-body.outline-pane").first
                 outline.wait_for(timeout=20_000)
                 # with two symbol providers (GAP and VS Code's HTML) the outline groups them by extension
-                group = outline.locator(".monaco-list-row[aria-expanded='false']", has_text="GAP")
-                if group.count():
-                    group.first.click()
-                for t in ("header", "stats", "revenue-value", "orders-count", "footer"):
-                    outline.locator(".monaco-list-row", has_text=t).first.wait_for(timeout=20_000)
+                deadline = time.monotonic() + 30
+                want = ("header", "stats", "revenue-value", "orders-count", "footer")
+                seen: list[str] = []
+                while time.monotonic() < deadline:
+                    seen = [r.inner_text() for r in outline.locator(".monaco-list-row").all()]
+                    if all(any(t in row for row in seen) for t in want):
+                        break
+                    group = outline.locator(".monaco-list-row[aria-expanded='false']", has_text="GAP")
+                    if group.count():
+                        group.first.click(force=True)
+                        page.keyboard.press("ArrowRight")
+                    page.wait_for_timeout(500)
+                assert all(any(t in row for row in seen) for t in want), f"Outline shows {seen}"
 
                 step = "select the envelope and run Apply GAP edit (Ctrl+.)"
                 t0 = time.monotonic()
