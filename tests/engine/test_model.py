@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gap_engine import Artifact, GapError, envelope_from_data, parse_envelope
-from gap_engine.model import _fast_valid, envelope_schema, validate_envelope_data
+from gap_engine.model import Envelope, _fast_valid, _structure_fast, converter, envelope_schema, validate_envelope_data
 
 EDIT = {
     "protocol": "gap/0.1", "id": "a", "version": 2, "name": "edit",
@@ -123,3 +123,4 @@ def test_property_fast_check_agrees_with_jsonschema(base, data):
         schema_ok = False
     if _fast_valid(d):
         assert schema_ok, d
+        assert _structure_fast(d) == converter.structure(d, Envelope)
