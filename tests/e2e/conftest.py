@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from .helpers import FIXTURES, server_command
+from .helpers import FIXTURES, make_editor_env
 
 
 @pytest.fixture
 def editor_env(tmp_path: Path) -> dict[str, str]:
     """Environment for an editor process: HOME and XDG_* point at a temp dir (nothing touches the real home)."""
-    home = tmp_path / "home"
-    env = dict(os.environ)
-    for var, sub in (
-        ("HOME", "."),
-        ("XDG_CONFIG_HOME", ".config"),
-        ("XDG_DATA_HOME", ".local/share"),
-        ("XDG_STATE_HOME", ".local/state"),
-        ("XDG_CACHE_HOME", ".cache"),
-        ("XDG_RUNTIME_DIR", "run"),
-    ):
-        d = home / sub
-        d.mkdir(parents=True, exist_ok=True)
-        env[var] = str(d)
-    os.chmod(home / "run", 0o700)
-    # The server must never reach a real LLM from these tests.
-    for var in ("OPENAI_API_KEY", "GAP_LLM_API_KEY"):
-        env.pop(var, None)
-    env["GAP_LS_TEST_COMMAND_JSON"] = json.dumps(server_command())
-    return env
+    return make_editor_env(tmp_path / "home")
 
 
 @pytest.fixture

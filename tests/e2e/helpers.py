@@ -10,6 +10,7 @@ by default it is the ``gap-ls`` script next to this Python, else ``python -m gap
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -55,3 +56,25 @@ def server_command() -> list[str]:
     return [sys.executable, "-m", "gap_ls"]
 
 
+
+
+def make_editor_env(home: Path) -> dict[str, str]:
+    """A copy of os.environ with HOME and XDG_* under ``home`` and no LLM API keys."""
+    env = dict(os.environ)
+    for var, sub in (
+        ("HOME", "."),
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_DATA_HOME", ".local/share"),
+        ("XDG_STATE_HOME", ".local/state"),
+        ("XDG_CACHE_HOME", ".cache"),
+        ("XDG_RUNTIME_DIR", "run"),
+    ):
+        d = home / sub
+        d.mkdir(parents=True, exist_ok=True)
+        env[var] = str(d)
+    os.chmod(home / "run", 0o700)
+    # The server must never reach a real LLM from these tests.
+    for var in ("OPENAI_API_KEY", "GAP_LLM_API_KEY"):
+        env.pop(var, None)
+    env["GAP_LS_TEST_COMMAND_JSON"] = json.dumps(server_command())
+    return env
