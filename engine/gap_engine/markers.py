@@ -635,6 +635,7 @@ class Index:
             return scan(new_body)
         epoch = len(deltas) + 1
         new_list = ()
+        new_dups = ()
         if has_markers:
             if parent is None and depth is None:
                 parent = container[_ID] if container is not None else None
@@ -646,8 +647,19 @@ class Index:
             other_ids = {r[_ID] for r in others}
             for r in new_list:
                 rid = r[_ID]
-                if (rid in recs and rid not in removed_ids) or rid in other_ids:
-                    return scan(new_body)  # a duplicate id: let the full scan report it
+                if rid in other_ids:
+                    return scan(new_body)  # an id already duplicated or unclosed: rescan
+                if rid in recs and rid not in removed_ids:
+                    if self._os(recs[rid]) < start:
+                        # the earlier marker stays the target; the new one is a duplicate
+                        r[_KIND] = 1
+                        new_dups += (r,)
+                    else:
+                        return scan(new_body)  # the new marker would take over the id
+            if new_dups:
+                new_list = [r for r in new_list if not r[_KIND]]
+                others = others + new_dups
+                dups = dups | {r[_ID] for r in new_dups}
         delta = len(text) - (end - start)
         old_infos = self._infos
         if old_infos is None:
@@ -675,6 +687,12 @@ class Index:
                 # a duplicate whose marker went away: the id may no longer be duplicated
                 still = {r[_ID] for r in others if r[_KIND] == 1}
                 dups = frozenset(d for d in dups if d in still)
+        if new_dups:
+            added = [
+                MarkerProblem("duplicate_id", f"target id {r[_ID]!r} is already used earlier", r[_OS], r[_CS], r[_ID])
+                for r in new_dups
+            ]
+            problems = tuple(sorted(problems + tuple(added), key=lambda p: p.start))
         idx = Index(new_recs, new_order, deltas + ((start, delta),), problems, others, dups)
         idx._infos = new_infos
         if epoch > _MAX_PENDING:
