@@ -130,6 +130,30 @@ class Session:
     def editor_text(self) -> str:
         return self.page.locator(EDITOR).first.inner_text().replace("\u00a0", " ")
 
+    def confirm_if_asked(self) -> bool:
+        """Edits whose change annotation needs confirmation (gap.confirmEdits) open VS Code's
+        Refactor Preview with the edits unticked: tick them and press Apply, as a user does."""
+        panel = self.page.locator(".bulk-edit-panel")
+        try:
+            panel.locator("input.edit-checkbox").first.wait_for(timeout=5_000)
+        except Exception:  # noqa: BLE001 — applied directly, no preview
+            return False
+        box = panel.locator("input.edit-checkbox").first
+        if not box.is_checked():
+            box.click(force=True)
+        panel.locator(".monaco-button", has_text="Apply").first.click(force=True)
+        return True
+
+    def save_and_read(self, name: str, expected: str) -> str:
+        """Save the active editor and return the file's text once it equals ``expected`` (or after 15 s)."""
+        self.page.locator(EDITOR).first.click()
+        self.page.keyboard.press(f"{MOD}+S")
+        target = self.workspace / name
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and target.read_text(encoding="utf-8") != expected:
+            time.sleep(0.2)
+        return target.read_text(encoding="utf-8")
+
     def focus_tab(self, name: str) -> None:
         self.page.locator(f'.tabs-container .tab[aria-label^="{name}"]').first.click()
         self.page.locator(EDITOR).first.wait_for()
@@ -206,7 +230,8 @@ def session(tmp_path_factory):
                       "--disable-component-update", "--disable-sync"],
             )
             try:
-                page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+                page = browser.new_context(viewport={"width": 1400, "height": 900},
+                                           permissions=["clipboard-read", "clipboard-write"]).new_page()
                 page.set_default_timeout(30_000)
                 s = Session(page, workspace, data, artifacts)
                 s.timings = timings
@@ -315,33 +340,14 @@ def test_apply_gap_edit_code_action(session):
         assert applied, "the 'Apply GAP edit' code action was not offered on the selected envelope"
 
         step = "confirm in Refactor Preview when the server asks for confirmation"
-        # Edits whose change annotation needs confirmation (gap.confirmEdits) open VS Code's
-        # Refactor Preview with the edits unticked; a user ticks them and presses Apply.
-        panel = page.locator(".bulk-edit-panel")
-        try:
-            panel.locator("input.edit-checkbox").first.wait_for(timeout=5_000)
-            confirmed = True
-        except Exception:  # noqa: BLE001 — applied directly, no preview
-            confirmed = False
-        if confirmed:
-            box = panel.locator("input.edit-checkbox").first
-            if not box.is_checked():
-                box.click(force=True)
-            panel.locator(".monaco-button", has_text="Apply").first.click(force=True)
-        print("Refactor Preview confirmation needed:", confirmed)
+        print("Refactor Preview confirmation needed:", s.confirm_if_asked())
 
         step = "see the edited artifact, save it, compare on disk"
         s.focus_tab("dashboard.html")
         expect(page.locator(EDITOR).first).to_contain_text("$15,720", timeout=20_000)
         text = s.editor_text()
         assert "$15,720" in text and "384" in text and "$12,400" not in text, text
-        page.locator(EDITOR).first.click()
-        page.keyboard.press(f"{MOD}+S")
-        target = s.workspace / "dashboard.html"
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and target.read_text(encoding="utf-8") != EDITED:
-            time.sleep(0.2)
-        assert target.read_text(encoding="utf-8") == EDITED
+        assert s.save_and_read("dashboard.html", EDITED) == EDITED
         s.timings["apply"] = time.monotonic() - t0
     except Exception as exc:  # noqa: BLE001
         s.fail(step, exc)
@@ -398,5 +404,38 @@ def test_preview_to_the_side(session):
             + ", ".join(u.split("?")[0] for u in frames)
         )
         s.timings["preview"] = time.monotonic() - t0
+    except Exception as exc:  # noqa: BLE001
+        s.fail(step, exc)
+
+
+CLIPBOARD_ENVELOPE = json.dumps({
+    "protocol": "gap/0.1", "id": "dashboard", "version": 3, "name": "edit", "meta": {"format": "text/html"},
+    "content": [{"op": "replace", "target": {"type": "id", "value": "header"}, "content": "<h1>Sales — Q4</h1>"}],
+})
+
+
+def test_apply_from_clipboard_and_strip_markers(session):
+    """GAP: Apply Edit from Clipboard, then GAP: Strip Markers, on the (saved) edited dashboard.html."""
+    from gap_engine import strip
+    from playwright.sync_api import expect
+
+    s, page = session, session.page
+    after_clipboard = EDITED.replace("Sales — Q3", "Sales — Q4")
+    step = "put an envelope on the clipboard and run GAP: Apply Edit from Clipboard"
+    try:
+        s.focus_tab("dashboard.html")
+        page.evaluate("text => navigator.clipboard.writeText(text)", CLIPBOARD_ENVELOPE)
+        s.command("GAP: Apply Edit from Clipboard")
+        s.confirm_if_asked()
+        s.focus_tab("dashboard.html")
+        expect(page.locator(EDITOR).first).to_contain_text("Sales — Q4", timeout=20_000)
+        assert s.save_and_read("dashboard.html", after_clipboard) == after_clipboard
+
+        step = "GAP: Strip Markers"
+        s.command("GAP: Strip Markers")
+        s.confirm_if_asked()
+        s.focus_tab("dashboard.html")
+        expect(page.locator(EDITOR).first).not_to_contain_text("gap:target", timeout=20_000)
+        assert s.save_and_read("dashboard.html", strip(after_clipboard)) == strip(after_clipboard)
     except Exception as exc:  # noqa: BLE001
         s.fail(step, exc)
