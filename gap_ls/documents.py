@@ -100,6 +100,10 @@ class Document:
         self.history: deque[tuple[int | None, str]] = deque(maxlen=HISTORY_VERSIONS)
         #: bumped on every change (cache key for derived data: symbols, envelopes…)
         self.generation = 0
+        #: bumped when lines are added or removed; ``line_edits`` lists the lines changed
+        #: in place since (so derived positions elsewhere can be reused)
+        self.line_gen = 0
+        self.line_edits: list[int] = []
 
     def remember(self) -> None:
         """Record the current ``(version, text)`` before a change (cheap: strings are shared)."""
@@ -270,9 +274,18 @@ class Document:
                 self._index = scan(new)  # a marker formed across the edit's boundary
             else:
                 self._index = self._index.splice(s, e, text, new)
+        removed = old[s:e]
+        single = (
+            start_line is not None and start_line == end_line and "\n" not in text and "\r" not in text
+            and "\r" not in removed and "\n" not in removed and (s == 0 or old[s - 1] != "\r")
+        )
+        if single and len(self.line_edits) < 10_000:
+            self.line_edits.append(start_line)
+        else:
+            self.line_gen += 1
+            self.line_edits = []
         if self._starts is not None:
-            removed = old[s:e]
-            if start_line is not None and start_line == end_line and "\n" not in text and "\r" not in text and "\r" not in removed and "\n" not in removed and (s == 0 or old[s - 1] != "\r"):
+            if single:
                 self._pending.append((start_line, len(text) - (e - s)))
             else:
                 self._starts = None
@@ -282,6 +295,8 @@ class Document:
     def replace_all(self, text: str) -> None:
         self.text = text
         self.generation += 1
+        self.line_gen += 1
+        self.line_edits = []
         self._starts = None
         self._pending = []
         self._index = None

@@ -25,7 +25,7 @@ import re
 from bisect import bisect_right
 
 from gap_engine import estimate_tokens
-from gap_engine.pointer import format_kind, list_paths, parse_pointer, pointer_span
+from gap_engine.pointer import format_kind
 from lsprotocol import types
 
 from .documents import Document
@@ -116,19 +116,40 @@ def _marker_symbols_json(ls, doc: Document, hierarchical: bool) -> str:
     text = doc.text
     simple = doc.encoding == "utf-32" or text.isascii()
 
-    def positions(offs: list[int]) -> list[str]:
-        lines = [bisect_right(starts, o) - 1 for o in offs]
+    def positions(offs: list[int], lines: list[int] | None = None) -> tuple[list[int], list[str]]:
+        if lines is None:
+            lines = [bisect_right(starts, o) - 1 for o in offs]
         if simple:
-            return ['{"line":%d,"character":%d}' % (ln, o - starts[ln]) for ln, o in zip(lines, offs)]
+            return lines, ['{"line":%d,"character":%d}' % (ln, o - starts[ln]) for ln, o in zip(lines, offs)]
         out = []
         for ln, o in zip(lines, offs):
             seg = text[starts[ln] : o]
             out.append('{"line":%d,"character":%d}' % (ln, o - starts[ln] if seg.isascii() else doc._units(seg)))
-        return out
+        return lines, out
 
-    P_os = positions([t[1] for t in spans])
-    P_cs = positions([t[2] for t in spans])
-    P_oe = positions([t[4] for t in spans])
+    infos = doc.index.infos
+    prev = getattr(doc, "_sympos", None)
+    offs = ([t[1] for t in spans], [t[2] for t in spans], [t[4] for t in spans])
+    changed: set[int] | None = None  # indexes whose positions moved (None: everything new)
+    if prev is not None and prev[0] is infos and prev[1] == doc.line_gen and prev[2] <= len(doc.line_edits) and doc.encoding == prev[3]:
+        # same targets, no line added or removed: only positions on the edited lines moved
+        dirty = set(doc.line_edits[prev[2]:])
+        changed = set()
+        result = []
+        for k in range(3):
+            lines, strs = prev[4][k], list(prev[5][k])
+            if dirty:
+                idx = [i for i, ln in enumerate(lines) if ln in dirty]
+                if idx:
+                    _, fresh = positions([offs[k][i] for i in idx], [lines[i] for i in idx])
+                    for i, v in zip(idx, fresh):
+                        if strs[i] != v:
+                            strs[i] = v
+                            changed.add(i)
+            result.append((lines, strs))
+    else:
+        result = [positions(o) for o in offs]
+    P_os, P_cs, P_oe = (r[1] for r in result)
     count, approx = _counter(ls, doc)
     estimate = count is estimate_tokens
     has_children = {t[5] for t in spans if t[5] is not None}
@@ -145,6 +166,8 @@ def _marker_symbols_json(ls, doc: Document, hierarchical: bool) -> str:
         return k
 
     if not hierarchical:
+        doc._sympos = (infos, doc.line_gen, len(doc.line_edits), doc.encoding,  # type: ignore[attr-defined]
+                       [r[0] for r in result], [r[1] for r in result], None, None, None)
         uri = _q(doc.uri)
         parts = []
         for i, (info, os, cs, ce, oe, parent) in enumerate(spans):
@@ -153,20 +176,29 @@ def _marker_symbols_json(ls, doc: Document, hierarchical: bool) -> str:
                 _q(info.id), kind_of(info), uri, P_os[i], P_oe[i], container))
         return "[" + ",".join(parts) + "]"
     # heads in document order ("children":[ left open), then one pass closing them by nesting
-    ids = [_q(t[0].id) for t in spans]
-    ks = [kind_of(t[0]) for t in spans]
     if estimate:
         sizes = [-(-(t[3] - t[2]) // 4) for t in spans]
     else:
         sizes = [count(text[t[2] : t[3]]) for t in spans]
-    dets = [
-        f'"{approx}{n} tok"' if (t[0].label is None and t[0].accepts is None) else _q(_detail(t[0], n, approx))
-        for t, n in zip(spans, sizes)
-    ]
-    heads = [
-        '{"name":%s,"kind":%d,"range":{"start":%s,"end":%s},"selectionRange":{"start":%s,"end":%s},"detail":%s,"children":[' % h
-        for h in zip(ids, ks, P_os, P_oe, P_os, P_cs, dets)
-    ]
+
+    def head(i: int) -> str:
+        info = spans[i][0]
+        n = sizes[i]
+        det = f'"{approx}{n} tok"' if (info.label is None and info.accepts is None) else _q(_detail(info, n, approx))
+        return '{"name":%s,"kind":%d,"range":{"start":%s,"end":%s},"selectionRange":{"start":%s,"end":%s},"detail":%s,"children":[' % (
+            _q(info.id), kind_of(info), P_os[i], P_oe[i], P_os[i], P_cs[i], det)
+
+    if changed is not None and prev[6] is not None and prev[8] == approx and len(prev[6]) == len(spans):
+        # reuse the heads whose position and size did not change
+        heads = list(prev[6])
+        old_sizes = prev[7]
+        changed.update(i for i, (a, b) in enumerate(zip(sizes, old_sizes)) if a != b)
+        for i in changed:
+            heads[i] = head(i)
+    else:
+        heads = [head(i) for i in range(len(spans))]
+    doc._sympos = (infos, doc.line_gen, len(doc.line_edits), doc.encoding,  # type: ignore[attr-defined]
+                   [r[0] for r in result], [r[1] for r in result], heads, sizes, approx)
     out: list[str] = ["["]
     stack: list[str] = []  # ids of the open symbols
     first = True  # no sibling written yet at the current level
@@ -203,39 +235,128 @@ def _value_kind(text: str) -> types.SymbolKind:
     return types.SymbolKind.String
 
 
-def pointer_symbols(doc: Document) -> list[types.DocumentSymbol]:
-    """``DocumentSymbol`` s for the JSON Pointers of a JSON/YAML artifact (GAP §4.2)."""
+def _ts_parser(kind: str):
+    from .addtargets import parser
+
+    return parser("json" if kind == "json" else "yaml")
+
+
+def _scalar_kind(node) -> types.SymbolKind:
+    t = node.type
+    while t in ("flow_node", "block_node") and node.named_children:
+        node = node.named_children[-1]
+        t = node.type
+    if t in ("object", "block_mapping", "flow_mapping"):
+        return types.SymbolKind.Object
+    if t in ("array", "block_sequence", "flow_sequence"):
+        return types.SymbolKind.Array
+    if t == "plain_scalar" and node.named_children:
+        t = node.named_children[0].type
+    return {
+        "number": types.SymbolKind.Number, "integer_scalar": types.SymbolKind.Number, "float_scalar": types.SymbolKind.Number,
+        "true": types.SymbolKind.Boolean, "false": types.SymbolKind.Boolean, "boolean_scalar": types.SymbolKind.Boolean,
+        "null": types.SymbolKind.Null, "null_scalar": types.SymbolKind.Null,
+    }.get(t, types.SymbolKind.String)
+
+
+def _key_text(node, src: bytes) -> str:
+    raw = src[node.start_byte : node.end_byte].decode("utf-8", "replace").strip()
+    if raw[:1] == '"':
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw.strip('"')
+    if raw[:1] == "'":
+        return raw[1:-1].replace("''", "'")
+    return raw
+
+
+def pointer_symbols(doc: Document) -> list[dict]:
+    """``DocumentSymbol`` s (as JSON-ready dicts) for the JSON Pointers of a JSON/YAML artifact
+    (GAP §4.2): one tree-sitter parse and one walk (names = keys / indexes, detail = the
+    pointer)."""
+    from gap_engine.pointer import escape_token
+
+    kind = format_kind(doc.format)
+    src = doc.text.encode("utf-8")
+    from .envelope_files import _ByteMap
+
+    bm = _ByteMap(doc.text)
     try:
-        paths = list_paths(doc.text, doc.format)[:MAX_POINTERS]
+        root = _ts_parser(kind).parse(src).root_node
     except Exception:
         return []
-    by_ptr: dict[str, types.DocumentSymbol] = {}
-    roots: list[types.DocumentSymbol] = []
-    for p in paths:
-        sp = pointer_span(doc.text, doc.format, p)
-        if sp is None:
-            continue
-        tokens = parse_pointer(p)
-        name = tokens[-1] if tokens else p
-        rng = doc.range_at(*sp)
-        sym = types.DocumentSymbol(name=name or '""', kind=_value_kind(doc.text[sp[0] : sp[1]][:5]), range=rng, selection_range=rng, detail=p, children=[])
-        by_ptr[p] = sym
-        parent = by_ptr.get(p[: p.rfind("/")]) if p.count("/") > 1 else None
-        if parent is not None:
-            # the parent's range must contain the child's (YAML spans start at the value)
-            if (parent.range.start.line, parent.range.start.character) > (rng.start.line, rng.start.character):
-                parent.range = types.Range(rng.start, parent.range.end)
-            parent.children.append(sym)
-        else:
-            roots.append(sym)
-    return roots
+    budget = [MAX_POINTERS]
+    starts = doc._line_starts()
+    text = doc.text
+
+    def pos(b: int) -> dict:
+        o = bm.cp(b)
+        ln = bisect_right(starts, o) - 1
+        seg = text[starts[ln] : o]
+        return {"line": ln, "character": len(seg) if seg.isascii() or doc.encoding == "utf-32" else doc._units(seg)}
+
+    def rng(sb: int, eb: int) -> dict:
+        return {"start": pos(sb), "end": pos(eb)}
+
+    def members(node):
+        """(key or index, key node or None, value node, whole node) of a container node."""
+        t = node.type
+        if t in ("flow_node", "block_node") and node.named_children:
+            inner = [c for c in node.named_children if c.type not in ("anchor", "tag", "comment")]
+            return members(inner[-1]) if inner else []
+        if t == "object":
+            return [(_key_text(p.child_by_field_name("key"), src), p.child_by_field_name("key"), p.child_by_field_name("value"), p)
+                    for p in node.named_children if p.type == "pair" and p.child_by_field_name("key") is not None]
+        if t in ("block_mapping", "flow_mapping"):
+            out = []
+            for p in node.named_children:
+                if p.type in ("block_mapping_pair", "flow_pair") and p.child_by_field_name("key") is not None:
+                    out.append((_key_text(p.child_by_field_name("key"), src), p.child_by_field_name("key"), p.child_by_field_name("value"), p))
+            return out
+        if t == "array":
+            return [(str(i), None, c, c) for i, c in enumerate(x for x in node.named_children if x.type != "comment")]
+        if t in ("block_sequence", "flow_sequence"):
+            items = [c for c in node.named_children if c.type in ("block_sequence_item", "flow_node")]
+            out = []
+            for i, c in enumerate(items):
+                v = c.named_children[0] if c.type == "block_sequence_item" and c.named_children else c
+                out.append((str(i), None, v, c))
+            return out
+        return []
+
+    def walk(node, prefix: str) -> list[types.DocumentSymbol]:
+        out = []
+        for key, knode, value, whole in members(node):
+            if budget[0] <= 0:
+                break
+            budget[0] -= 1
+            ptr = prefix + "/" + escape_token(key)
+            r = rng(whole.start_byte, whole.end_byte)
+            sel = rng(knode.start_byte, knode.end_byte) if knode is not None else r
+            children = walk(value, ptr) if value is not None else []
+            out.append({"name": key or '""', "kind": int(_scalar_kind(value) if value is not None else types.SymbolKind.Null),
+                        "range": r, "selectionRange": sel, "detail": ptr, "children": children})
+        return out
+
+    top = root
+    if kind == "json":
+        vals = [c for c in root.named_children if c.type != "comment"]
+        top = vals[0] if vals else None
+    else:
+        docs = [c for c in root.named_children if c.type == "document"]
+        top = docs[0].named_children[0] if docs and docs[0].named_children else None
+    return walk(top, "") if top is not None else []
 
 
-def _flatten(syms, uri, container=None, out=None):
+def _flatten(syms: list[dict], uri: str, container=None, out=None) -> list[dict]:
     out = [] if out is None else out
     for s in syms:
-        out.append(types.SymbolInformation(name=s.name, kind=s.kind, location=types.Location(uri, s.range), container_name=container))
-        _flatten(s.children or [], uri, s.detail, out)
+        d = {"name": s["name"], "kind": s["kind"], "location": {"uri": uri, "range": s["range"]}}
+        if container is not None:
+            d["containerName"] = container
+        out.append(d)
+        _flatten(s["children"], uri, s["detail"], out)
     return out
 
 
@@ -264,7 +385,7 @@ def symbols_result(ls, doc: Document, hierarchical: bool):
         return cached[2]
     if not len(doc.index) and format_kind(doc.format) is not None and not doc.uri.endswith((".gap.json", ".gap.jsonl")):
         syms = pointer_symbols(doc)
-        result = syms if hierarchical else _flatten(syms, doc.uri)
+        result = RawJSON(json.dumps(syms if hierarchical else _flatten(syms, doc.uri)))
     else:
         result = RawJSON(marker_symbols_json(ls, doc, hierarchical))
     doc._symbols = (key, doc.text, result)  # type: ignore[attr-defined]
