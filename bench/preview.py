@@ -24,9 +24,7 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from pathlib import Path
 
 from gap_preview import PreviewServer
 

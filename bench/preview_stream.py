@@ -19,7 +19,6 @@ Prints the seed's throughput table plus what reached the viewers; asserts nothin
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile

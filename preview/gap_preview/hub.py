@@ -162,7 +162,6 @@ class Doc:
         s = self._snap
         if s is None or s.seq != self.seq:
             env = self.envelope("synthesize", [{"body": self.view or ""}])
-            env["version"] = self.seq + 1
             s = Item("gap:envelope", _dumps(env), self.seq)
             self._snap = s
         return s

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 
-from gap_engine import apply, parse_envelope, Artifact
+from gap_engine import apply, parse_envelope
 from gap_preview import PreviewServer
 from gap_preview import hub as hub_mod
 
