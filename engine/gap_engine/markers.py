@@ -12,7 +12,6 @@ Offsets are Python string indexes (code points) into the body, half-open ``[star
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from typing import Iterable, Iterator
 
 import attrs

@@ -475,10 +475,6 @@ def _reindent(text: str, prefix: str) -> str:
     return "\n".join([lines[0]] + [(prefix + ln) if ln.strip() else "" for ln in lines[1:]])
 
 
-def _gap(body: str, a: int, b: int) -> str:
-    return body[a:b]
-
-
 # --------------------------------------------------------------------------------------------
 # JSON
 
