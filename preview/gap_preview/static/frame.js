@@ -236,7 +236,14 @@
     if (e.source !== P) return;  // only the parent page (artifact scripts are e.source === window)
     var m = e.data;
     if (!m || typeof m !== "object") return;
-    if (m.type === "render") render(m);
+    if (m.type === "render") {
+      try { render(m); }
+      catch (err) {  // never leave the parent waiting: retry as a whole-document morph
+        try { if (html !== null) full(html); } catch (e2) { /* give up on this update */ }
+        P.postMessage({ type: "rendered", version: m.version, t: performance.timeOrigin + performance.now(), ms: 0,
+                        mode: "error", recv: m.recv, sent: m.sent, got: 0 }, "*");
+      }
+    }
     else if (m.type === "cursor") { cursor = typeof m.target === "string" ? m.target : null; follow = !!m.follow; drawCursor(true); }
   });
   function ready() { P.postMessage({ type: "ready" }, "*"); }

@@ -111,6 +111,10 @@
     }
     state.inflight = true;
     state.dirty = false;
+    // watchdog: a frame that stops answering (an artifact script called document.write and
+    // wiped our listener, or hung) is replaced by a fresh one, which gets the whole view
+    clearTimeout(state.watchdog);
+    state.watchdog = setTimeout(function () { if (state.inflight) loadFrame(); }, 5000);
     // a whole view (as UTF-8 bytes in a transferred buffer: much cheaper than cloning a big
     // string into the frame's process), or only the changed targets' contents
     var buf = state.changed === null ? enc.encode(state.html).buffer : null;
@@ -165,6 +169,7 @@
       state.changed = null; state.dirty = true; state.inflight = false; schedule();
     } else if (m.type === "rendered") {
       state.inflight = false;
+      clearTimeout(state.watchdog);
       if (typeof m.version === "number" || typeof m.version === "string") {
         window.__gap.rendered.push({ version: m.version, t: Number(m.t), ms: Number(m.ms), mode: String(m.mode),
           recv: Number(m.recv), sent: Number(m.sent), got: Number(m.got) });
