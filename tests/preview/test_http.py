@@ -463,3 +463,41 @@ def test_closed_document_is_forgotten_and_ids_continue(srv, client, monkeypatch)
     publish(srv, 1, DASHBOARD)  # reopened
     evs = events_of(client, srv, 1)
     assert int(evs[0].id) > last and json.loads(evs[0].data)["name"] == "synthesize"
+
+
+def test_fan_out_all_viewers_end_on_the_final_state(srv):
+    publish(srv, 1, DASHBOARD)
+    n_viewers = 12
+    finals: dict[int, str] = {}
+    ready = threading.Barrier(n_viewers + 1)
+
+    def viewer(i):
+        art = None
+        with httpx.Client(base_url=srv.base_url, timeout=20) as c:
+            with connect_sse(c, "GET", "/events", params={"doc": KEY, "token": srv.token}) as es:
+                first = True
+                for ev in es.iter_sse():
+                    if ev.event == "gap:envelope":
+                        art, _ = apply(art, parse_envelope(ev.data))
+                        if first:
+                            first = False
+                            ready.wait(10)
+                    elif ev.event == "gap:complete":
+                        break
+        finals[i] = art.body
+
+    threads = [threading.Thread(target=viewer, args=(i,)) for i in range(n_viewers)]
+    for t in threads:
+        t.start()
+    ready.wait(10)
+    text = DASHBOARD
+    for v in range(2, 302):
+        text = text.replace("$12,340", f"$12,340{v % 10}", 1) if v % 3 else text.replace("v1</footer>", f"v1{v % 7}</footer>", 1)
+        srv.publish(KEY, uri=URI, version=v, text=text, format="text/html")
+    wait_version(srv, KEY, 301)
+    final = srv.hub.docs[KEY].view
+    srv.close_document(KEY)
+    for t in threads:
+        t.join(20)
+    assert len(finals) == n_viewers and all(b == final for b in finals.values())
+    assert final == text
