@@ -9,7 +9,9 @@ fences):
   what lenient ingestion cannot repair for Markdown fences), on the operation it concerns;
 - ``artifact_not_found`` — no open document or workspace file is the artifact ``id`` names;
 - ``target_not_found`` — an operation's id / JSON Pointer does not exist in that artifact
-  (on the ``target.value`` string).
+  (on the ``target.value`` string);
+- ``version_mismatch`` (information) — the envelope's version does not follow the artifact's
+  (applying it rebases or renumbers it, see :func:`gap_ls.edits.rebase_check`).
 
 definition: from an operation's ``target.value`` to the marker of that target (or the value
 at that JSON Pointer) in the artifact, open or on disk.
@@ -72,6 +74,12 @@ def envelope_diagnostics(ls, doc: Document) -> list[types.Diagnostic]:
                 )
             continue
         out.extend(_target_diagnostics(doc, env, view))
+        v, cur = env.version, max(view.version or 1, 1)
+        if strict and v is not None and v != cur + 1:
+            out.append(_diag(doc, env.start, head_end,
+                             f"version {v} does not follow {view.name}'s version {cur} (expected {cur + 1}); applying it "
+                             f"{'rebases it when its targets are unchanged since version ' + str(v - 1) if v - 1 < cur else 'renumbers it'} "
+                             "(GAP §3.3)", "version_mismatch", types.DiagnosticSeverity.Information))
     return out
 
 

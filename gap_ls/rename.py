@@ -7,6 +7,7 @@ marker, or from the ``target.value`` of an operation in an envelope container (`
 documents and in workspace files, whose envelope names that artifact (``id`` → artifact, see
 :func:`gap_ls.envelope_files.resolve_artifact`). A new name that is empty, holds quotes,
 angle brackets or whitespace, or is already used in the artifact is refused (RequestFailed).
+Both report work-done progress when the request carries a ``workDoneToken``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from lsprotocol import types
 from .documents import Document
 from .edits import ApplyFailed, multi_edit
 from .envelope_files import ArtifactView, envelope_at, envelope_kind, envelopes_of, find_envelopes, is_envelope_file, resolve_artifact, view_of
+from .progress import work_done
 from .workspace import envelope_file_uris, read_text
 
 _ID_ATTR = re.compile(r"""\bid\s*=\s*(["'])(.*?)\1""", re.S)
@@ -153,20 +155,27 @@ def register(ls) -> None:
         return types.PrepareRenamePlaceholder(range=doc.range_at(*op.value_inner), placeholder=span.id)
 
     @ls.feature(types.TEXT_DOCUMENT_RENAME, types.RenameOptions(prepare_provider=True))
-    def _rename(ls, params: types.RenameParams):
+    async def _rename(ls, params: types.RenameParams):
         hit = _resolve_position(ls, params.text_document.uri, params.position)
         if hit is None:
             return None
         view, span = hit
-        return rename_edit(ls, view, span, params.new_name)
+        if params.work_done_token is None:
+            return rename_edit(ls, view, span, params.new_name)
+        async with work_done(ls, f"Renaming {span.id!r} in envelope files", token=params.work_done_token):
+            return rename_edit(ls, view, span, params.new_name)
 
     @ls.feature(types.TEXT_DOCUMENT_REFERENCES)
-    def _references(ls, params: types.ReferenceParams):
+    async def _references(ls, params: types.ReferenceParams):
         hit = _resolve_position(ls, params.text_document.uri, params.position)
         if hit is None:
             return None
         view, span = hit
-        out = references(ls, view.uri, span.id)
+        if params.work_done_token is None:
+            out = references(ls, view.uri, span.id)
+        else:
+            async with work_done(ls, f"Finding operations on {span.id!r}", token=params.work_done_token):
+                out = references(ls, view.uri, span.id)
         if params.context is None or params.context.include_declaration:
             adoc = _view_doc(ls, view)
             out.insert(0, types.Location(uri=view.uri, range=adoc.range_at(span.start, span.content_start)))
