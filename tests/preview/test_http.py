@@ -501,3 +501,8 @@ def test_fan_out_all_viewers_end_on_the_final_state(srv):
         t.join(20)
     assert len(finals) == n_viewers and all(b == final for b in finals.values())
     assert final == text
+
+
+def test_start_fails_clearly_when_the_port_is_taken(srv):
+    with pytest.raises(RuntimeError, match="failed to start"):
+        PreviewServer(port=srv.port).start()
