@@ -149,9 +149,20 @@ class Document:
             self._pending = []
         elif self._pending:
             starts = self._starts
+            # merge the shifts (sorted by line) and apply them in one pass over the table
+            shifts: dict[int, int] = {}
             for line, d in self._pending:
-                for i in range(line + 1, len(starts)):
-                    starts[i] += d
+                shifts[line] = shifts.get(line, 0) + d
+            acc = 0
+            prev = 0
+            out = starts[:0]
+            for line in sorted(shifts):
+                cut = min(line + 1, len(starts))
+                out.extend([x + acc for x in starts[prev:cut]] if acc else starts[prev:cut])
+                prev = cut
+                acc += shifts[line]
+            out.extend([x + acc for x in starts[prev:]] if acc else starts[prev:])
+            self._starts = out
             self._pending = []
         return self._starts
 
@@ -172,6 +183,8 @@ class Document:
         return off
 
     def line_count(self) -> int:
+        if self._starts is not None:  # pending shifts never change the number of lines
+            return len(self._starts)
         return len(self._line_starts())
 
     def line_text(self, line: int) -> str:
