@@ -349,6 +349,29 @@ def pointer_symbols(doc: Document) -> list[dict]:
     return walk(top, "") if top is not None else []
 
 
+def envelope_symbols(doc: Document) -> list[dict]:
+    """Symbols of an envelope file: one per envelope (``edit dashboard v2``), its operations
+    as children (``replace revenue-value``)."""
+    from .envelope_files import envelopes_of
+
+    def rng(s: int, e: int) -> dict:
+        r = doc.range_at(s, e)
+        return {"start": {"line": r.start.line, "character": r.start.character}, "end": {"line": r.end.line, "character": r.end.character}}
+
+    out = []
+    for env in envelopes_of(doc):
+        d = env.data if isinstance(env.data, dict) else {}
+        name = " ".join(str(x) for x in (d.get("name") or "envelope", env.artifact_name, f"v{env.version}" if env.version else None) if x)
+        children = [
+            {"name": f"{op.op or '?'} {op.target_value or '?'}", "kind": int(types.SymbolKind.Event), "range": rng(op.start, op.end),
+             "selectionRange": rng(*(op.value_span or (op.start, op.end))), "detail": f"{op.target_type or '?'} target", "children": []}
+            for op in env.ops
+        ]
+        out.append({"name": name, "kind": int(types.SymbolKind.Object), "range": rng(env.start, env.end),
+                    "selectionRange": rng(env.start, env.start), "detail": "GAP envelope", "children": children})
+    return out
+
+
 def _flatten(syms: list[dict], uri: str, container=None, out=None) -> list[dict]:
     out = [] if out is None else out
     for s in syms:
@@ -383,7 +406,10 @@ def symbols_result(ls, doc: Document, hierarchical: bool):
     cached = getattr(doc, "_symbols", None)
     if cached is not None and cached[0] == key and cached[1] is doc.text:
         return cached[2]
-    if not len(doc.index) and format_kind(doc.format) is not None and not doc.uri.endswith((".gap.json", ".gap.jsonl")):
+    if doc.uri.lower().endswith((".gap.json", ".gap.jsonl")):
+        syms = envelope_symbols(doc)
+        result = RawJSON(json.dumps(syms if hierarchical else _flatten(syms, doc.uri)))
+    elif not len(doc.index) and format_kind(doc.format) is not None:
         syms = pointer_symbols(doc)
         result = RawJSON(json.dumps(syms if hierarchical else _flatten(syms, doc.uri)))
     else:

@@ -74,6 +74,9 @@ async def test_envelopes_in_markdown_fences_and_jsonl(ws_client):
     (d,) = ws_client.diagnostics[uri]
     assert d.code == "target_not_found" and d.range.start.line == 3
     jl = ws_client.editor.open_file(ws / "more.gap.jsonl", "json")
+    syms = await ws_client.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=TID(uri=jl)))
+    assert [(s.name, [c.name for c in s.children]) for s in syms] == [
+        ("edit dashboard v3", ["delete revenue-value"]), ("edit dashboard v4", ["replace store-name"])]
     await asyncio.sleep(0.3)
     assert await wait_for(lambda: jl in ws_client.diagnostics)
     # versions 3 and 4 against an artifact at version 1: information only, no errors
