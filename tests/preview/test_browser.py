@@ -308,3 +308,24 @@ def test_burst_coalesces_to_the_final_state_at_most_one_render_per_frame(page, b
     recs = page.evaluate("window.__gap.rendered")
     assert len(recs) < len(chunks)  # coalesced
     assert len(recs) <= elapsed_ms / 16.6 + 3  # never more than one hand-over per frame
+
+
+def test_targets_in_code_and_markdown_views(page, bsrv):
+    calls = []
+    bsrv.on_reveal = lambda *a: calls.append(a)
+    src = 'name = "demo"\n# <gap:target id="body">\ndef main():\n    return 42\n# </gap:target>\n'
+    pub(bsrv, 1, src, fmt="text/x-python", uri="file:///w/m.py")
+    fr = open_doc(page, bsrv)
+    bsrv.set_cursor(KEY, src.index("return"))
+    wait_until(lambda: fr.evaluate("(document.querySelector('[data-gap-overlay]')||{dataset:{}}).dataset.target") == "body")
+    fr.get_by_text("42").click()
+    wait_until(lambda: calls)
+    assert calls[-1][3] == "body" and src[calls[-1][2]:].startswith("\ndef main")
+    md = '# Doc\n\n<gap:target id="s1">\n## One\n\nfirst\n</gap:target>\n\n<gap:target id="s2">\n## Two\n\nsecond\n</gap:target>\n'
+    pub(bsrv, 2, md, fmt="text/markdown", uri="file:///w/m.md")
+    rendered(page, 2)
+    fr.get_by_text("second").click()
+    wait_until(lambda: len(calls) == 2)
+    assert calls[-1][3] == "s2"
+    pub(bsrv, 3, md.replace("second", "second, edited"), fmt="text/markdown", uri="file:///w/m.md")
+    assert rendered(page, 3)["mode"] == "local"  # a Markdown block target is an edit too
