@@ -621,6 +621,15 @@ def _dumper(indent_seqs: bool):
 def _prepare_yaml_content(content: str, value, indent_seqs: bool = True) -> tuple[str, bool]:
     """Normalise YAML content → (text without common indentation, block collection?)."""
     text = textwrap.dedent(content.strip("\n")).rstrip()
+    # a document start / end line ("---", "...") belongs to a stream, not to a value
+    lines = text.split("\n")
+    if len(lines) > 1 and lines[-1].strip() == "...":
+        lines.pop()
+    if len(lines) > 1 and lines[0].strip() == "---":
+        lines.pop(0)
+    elif lines and lines[0].startswith("--- "):
+        lines[0] = lines[0][4:]
+    text = textwrap.dedent("\n".join(lines)).rstrip()
     if "\n" in text and isinstance(value, (dict, list)) and value:
         try:
             json.loads(text)
@@ -693,8 +702,8 @@ def _yaml_replace_value(doc: _Doc, member, node, text, block, label, aid):
         if gap.strip():  # a comment between the key and its value: keep it, write in place
             return s, e, _reindent(text, " " * _col(body, s))
         if block:
-            if old_block:
-                c = _col(body, s)
+            if old_block and (_col(body, s) > key_col or _unwrap_text(text)[1] == "seq"):
+                c = _col(body, s)  # where the old block value was (a mapping must be deeper)
             else:
                 step = len(_indent_step(body))
                 kind = _unwrap_text(text)[1]

@@ -365,27 +365,39 @@ def test_property_json_pointer_edits_are_local(doc, indent, data, new):
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(doc=st.dictionaries(st.text("abk", min_size=1, max_size=3), values, min_size=1, max_size=4), data=st.data(), new=scalars,
-       flow=st.booleans())
-def test_property_yaml_pointer_edits_are_local(doc, data, new, flow):
+@given(doc=st.dictionaries(st.text("abk", min_size=1, max_size=3), values, min_size=1, max_size=4), data=st.data(), new=values,
+       flow=st.booleans(), style=st.sampled_from(["json", "json-pretty", "yaml-block"]))
+def test_property_yaml_pointer_edits_are_local(doc, data, new, flow, style):
     body = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=flow)
     ptrs = list(_pointers(doc))
     ptr, old_value, where = data.draw(st.sampled_from(ptrs))
     ops = ["replace", "delete"] + (["insert_before", "insert_after"] if where == "arr" else [])
     op = data.draw(st.sampled_from(ops))
-    content = None if op == "delete" else json.dumps(new, ensure_ascii=False)
+    if op == "delete":
+        content = None
+    elif style == "json":
+        content = json.dumps(new, ensure_ascii=False)
+    elif style == "json-pretty":
+        content = json.dumps(new, ensure_ascii=False, indent=2)
+    else:
+        content = yaml.safe_dump(new, allow_unicode=True, default_flow_style=False)
     s, e, text = apply_pointer_op(0, EditOperation(op, Target("pointer", ptr), content), body, Y, "x")
     out = body[:s] + text + body[e:]
-    yaml.safe_load(out)
+    yaml.safe_load(out)  # (and verified equal to the RFC 6902 edit inside apply_pointer_op)
     parent = ptr.rsplit("/", 1)[0]
-    if op == "delete" and isinstance(yaml.safe_load(body) if parent == "" else None, dict):
-        return
-    span = pointer_span(body, Y, parent) if parent else (0, len(body))
-    assert span is not None
-    ps, pe = span
-    # only the parent's region (plus the line it ends on) may change
-    assert ps - len(body[:ps]) + len(body[:ps].rstrip(" ")) - 1 <= s and e <= len(body)
-    assert out[:s] == body[:s] and out[s + len(text):] == body[e:]
+    ps, pe = pointer_span(body, Y, parent) if parent else (0, len(body))
+    # the one splice stays within the lines of the parent container (a delete may take the
+    # line break before the last member of the document with it)
+    line_start = body.rfind("\n", 0, ps) + 1
+    line_end = body.find("\n", pe)
+    line_end = len(body) if line_end < 0 else line_end + 1
+    assert max(0, line_start - 1) <= s and e <= line_end, (ptr, op, body, out)
+    if op == "replace":
+        vs, ve = pointer_span(body, Y, ptr)
+        vline = body.rfind("\n", 0, vs) + 1
+        if not body[vline:vs].strip(" -"):  # the value starts its line: the key is above
+            vline = body.rfind("\n", 0, max(vline - 1, 0)) + 1
+        assert vline <= s and e <= ve  # from the key's line at most, to the value's end
 
 
 def test_yaml_application_tags_are_read_not_refused():
