@@ -182,6 +182,9 @@ def session(tmp_path_factory):
     artifacts.mkdir(parents=True, exist_ok=True)
     data, exts = base / "cs-data", base / "cs-extensions"
     (data / "User").mkdir(parents=True)
+    from tests.fakes.fake_openai import FakeOpenAI
+
+    fake = FakeOpenAI(use_evals=False).start()
     (data / "User" / "settings.json").write_text(json.dumps({
         "gap.server.path": server_command(),
         "workbench.startupEditor": "none",
@@ -199,6 +202,9 @@ def session(tmp_path_factory):
         "workbench.editor.enablePreview": False,
         "chat.disableAIFeatures": True,
         "outline.collapseItems": "alwaysExpand",
+        "gap.llm.baseUrl": fake.base_url,
+        "gap.llm.model": "fake-model",
+        "gap.llm.apiKey": "sk-test-not-a-real-key",
     }), encoding="utf-8")
 
     timings: dict[str, float] = {}
@@ -235,6 +241,7 @@ def session(tmp_path_factory):
                 page.set_default_timeout(30_000)
                 s = Session(page, workspace, data, artifacts)
                 s.timings = timings
+                s.fake = fake
                 try:
                     t0 = time.monotonic()
                     page.goto(f"http://127.0.0.1:{port}/?folder={workspace}", wait_until="domcontentloaded")
@@ -253,6 +260,7 @@ def session(tmp_path_factory):
             finally:
                 browser.close()
     finally:
+        fake.stop()
         proc.terminate()
         try:
             proc.wait(timeout=10)
@@ -408,6 +416,44 @@ def test_preview_to_the_side(session):
         s.fail(step, exc)
 
 
+MODEL_REPLY = """Here is the edit:
+
+```json
+{"protocol": "gap/0.1", "id": "dashboard", "version": 3, "name": "edit", "meta": {"format": "text/html"},
+ "content": [{"op": "replace", "target": {"type": "id", "value": "footer"}, "content": "<footer>Updated hourly</footer>"}]}
+```
+"""
+
+
+def test_edit_with_instruction(session):
+    """GAP: Edit with Instruction… → input box → the (fake, OpenAI-compatible) model's envelope is applied;
+    the status bar then shows the session's token savings."""
+    from playwright.sync_api import expect
+
+    s, page = session, session.page
+    step = "run GAP: Edit with Instruction… and type the instruction"
+    try:
+        s.fake.script(MODEL_REPLY)
+        s.focus_tab("dashboard.html")
+        before = (s.workspace / "dashboard.html").read_text(encoding="utf-8")
+        s.command("GAP: Edit with Instruction…")
+        box = page.locator(".quick-input-widget input")
+        box.wait_for()
+        box.fill("Say the dashboard is updated hourly")
+        page.keyboard.press("Enter")
+        s.confirm_if_asked()
+        step = "see the model's edit in the artifact"
+        s.focus_tab("dashboard.html")
+        expect(page.locator(EDITOR).first).to_contain_text("Updated hourly", timeout=30_000)
+        expected = before.replace("Updated daily", "Updated hourly")
+        assert s.save_and_read("dashboard.html", expected) == expected
+        assert s.fake.requests, "the model endpoint was not called"
+        step = "the status bar shows the session's token savings"
+        expect(page.locator(".statusbar-item", has_text="GAP").first).to_contain_text("tok saved", timeout=10_000)
+    except Exception as exc:  # noqa: BLE001
+        s.fail(step, exc)
+
+
 CLIPBOARD_ENVELOPE = json.dumps({
     "protocol": "gap/0.1", "id": "dashboard", "version": 3, "name": "edit", "meta": {"format": "text/html"},
     "content": [{"op": "replace", "target": {"type": "id", "value": "header"}, "content": "<h1>Sales — Q4</h1>"}],
@@ -420,7 +466,7 @@ def test_apply_from_clipboard_and_strip_markers(session):
     from playwright.sync_api import expect
 
     s, page = session, session.page
-    after_clipboard = EDITED.replace("Sales — Q3", "Sales — Q4")
+    after_clipboard = (s.workspace / "dashboard.html").read_text(encoding="utf-8").replace("Sales — Q3", "Sales — Q4")
     step = "put an envelope on the clipboard and run GAP: Apply Edit from Clipboard"
     try:
         s.focus_tab("dashboard.html")

@@ -17,14 +17,15 @@ PROPS = PKG["contributes"]["configuration"]["properties"]
 def test_every_server_setting_is_contributed():
     missing = [f"gap.{name}" for name in SETTING_NAMES.values() if f"gap.{name}" not in PROPS]
     assert not missing, f"settings gap-ls reads but the extension does not contribute: {missing}"
-    for key in ("gap.server.path", "gap.server.args"):
+    for key in ("gap.server.path", "gap.server.args", "gap.llm.editSyntax", "gap.llm.timeout"):
         assert key in PROPS
 
 
 def test_settings_have_descriptions_and_unset_strings_are_null():
     for key, spec in PROPS.items():
         assert spec.get("markdownDescription") or spec.get("description"), key
-        if "string" in (spec["type"] if isinstance(spec["type"], list) else [spec["type"]]) and key != "gap.server.path":
+        types = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+        if ("string" in types or "null" in types) and key != "gap.server.path":
             # "" would override the server's environment fallbacks (GAP_LLM_*); null means unset
             assert spec.get("default") is None, f"{key} should default to null, not {spec.get('default')!r}"
 
