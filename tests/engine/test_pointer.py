@@ -366,9 +366,12 @@ def test_property_json_pointer_edits_are_local(doc, indent, data, new):
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(doc=st.dictionaries(st.text("abk", min_size=1, max_size=3), values, min_size=1, max_size=4), data=st.data(), new=values,
-       flow=st.booleans(), style=st.sampled_from(["json", "json-pretty", "yaml-block"]))
-def test_property_yaml_pointer_edits_are_local(doc, data, new, flow, style):
-    body = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=flow)
+       flow=st.booleans(), style=st.sampled_from(["json", "json-pretty", "yaml-block"]), indent=st.sampled_from([2, 4]),
+       seq_indent=st.booleans())
+def test_property_yaml_pointer_edits_are_local(doc, data, new, flow, style, indent, seq_indent):
+    from gap_engine.pointer import _dumper
+
+    body = yaml.dump(doc, Dumper=_dumper(seq_indent), sort_keys=False, allow_unicode=True, default_flow_style=flow, indent=indent)
     ptrs = list(_pointers(doc))
     ptr, old_value, where = data.draw(st.sampled_from(ptrs))
     ops = ["replace", "delete"] + (["insert_before", "insert_after"] if where == "arr" else [])
