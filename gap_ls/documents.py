@@ -100,10 +100,11 @@ class Document:
         self.history: deque[tuple[int | None, str]] = deque(maxlen=HISTORY_VERSIONS)
         #: bumped on every change (cache key for derived data: symbols, envelopes…)
         self.generation = 0
-        #: bumped when lines are added or removed; ``line_edits`` lists the lines changed
-        #: in place since (so derived positions elsewhere can be reused)
+        #: bumped when the whole text is replaced; ``line_log`` lists the edits since as
+        #: ``(first_line, last_line, line_delta)`` (old lines ``first..last`` were replaced,
+        #: later lines moved by ``line_delta``), so derived positions can be reused
         self.line_gen = 0
-        self.line_edits: list[int] = []
+        self.line_log: list[tuple[int, int, int]] = []
 
     def remember(self) -> None:
         """Record the current ``(version, text)`` before a change (cheap: strings are shared)."""
@@ -292,11 +293,16 @@ class Document:
             start_line is not None and start_line == end_line and "\n" not in text and "\r" not in text
             and "\r" not in removed and "\n" not in removed and (s == 0 or old[s - 1] != "\r")
         )
-        if single and len(self.line_edits) < 10_000:
-            self.line_edits.append(start_line)
+        if single:
+            self.line_log.append((start_line, start_line, 0))
+        elif start_line is not None and end_line is not None and "\r" not in text and "\r" not in removed and (s == 0 or old[s - 1] != "\r"):
+            self.line_log.append((start_line, end_line, text.count("\n") - (end_line - start_line)))
         else:
             self.line_gen += 1
-            self.line_edits = []
+            self.line_log = []
+        if len(self.line_log) > 10_000:
+            self.line_gen += 1
+            self.line_log = []
         if self._starts is not None:
             if single:
                 self._pending.append((start_line, len(text) - (e - s)))
@@ -309,7 +315,7 @@ class Document:
         self.text = text
         self.generation += 1
         self.line_gen += 1
-        self.line_edits = []
+        self.line_log = []
         self._starts = None
         self._pending = []
         self._index = None

@@ -116,40 +116,69 @@ def _marker_symbols_json(ls, doc: Document, hierarchical: bool) -> str:
     text = doc.text
     simple = doc.encoding == "utf-32" or text.isascii()
 
-    def positions(offs: list[int], lines: list[int] | None = None) -> tuple[list[int], list[str]]:
+    def positions(offs: list[int], lines: list[int] | None = None) -> tuple[list[int], list[int], list[str]]:
         if lines is None:
             lines = [bisect_right(starts, o) - 1 for o in offs]
         if simple:
-            return lines, ['{"line":%d,"character":%d}' % (ln, o - starts[ln]) for ln, o in zip(lines, offs)]
-        out = []
-        for ln, o in zip(lines, offs):
-            seg = text[starts[ln] : o]
-            out.append('{"line":%d,"character":%d}' % (ln, o - starts[ln] if seg.isascii() else doc._units(seg)))
-        return lines, out
+            cols = [o - starts[ln] for ln, o in zip(lines, offs)]
+        else:
+            cols = []
+            for ln, o in zip(lines, offs):
+                seg = text[starts[ln] : o]
+                cols.append(o - starts[ln] if seg.isascii() else doc._units(seg))
+        return lines, cols, ['{"line":%d,"character":%d}' % lc for lc in zip(lines, cols)]
 
     infos = doc.index.infos
     prev = getattr(doc, "_sympos", None)
     offs = ([t[1] for t in spans], [t[2] for t in spans], [t[4] for t in spans])
     changed: set[int] | None = None  # indexes whose positions moved (None: everything new)
-    if prev is not None and prev[0] is infos and prev[1] == doc.line_gen and prev[2] <= len(doc.line_edits) and doc.encoding == prev[3]:
-        # same targets, no line added or removed: only positions on the edited lines moved
-        dirty = set(doc.line_edits[prev[2]:])
+    log = doc.line_log
+    if (prev is not None and prev[0] is infos and prev[1] == doc.line_gen and prev[2] <= len(log)
+            and len(log) - prev[2] <= 64 and doc.encoding == prev[3]):
+        # same targets: map the cached lines through the edits since; recompute the touched ones
+        entries = log[prev[2]:]
         changed = set()
         result = []
         for k in range(3):
-            lines, strs = prev[4][k], list(prev[5][k])
-            if dirty:
-                idx = [i for i, ln in enumerate(lines) if ln in dirty]
-                if idx:
-                    _, fresh = positions([offs[k][i] for i in idx], [lines[i] for i in idx])
-                    for i, v in zip(idx, fresh):
+            lines, cols, strs = list(prev[4][k]), prev[5][k], list(prev[6][k])
+            dirty: list[int] = []
+            if entries and all(d == 0 and l1 == l2 for l1, l2, d in entries):
+                # edits within lines (typing): only positions on those lines can move
+                touched = {l1 for l1, _, _ in entries}
+                dirty = [i for i, ln in enumerate(lines) if ln in touched]
+                if dirty:
+                    fl, fc, fs = positions([offs[k][i] for i in dirty], [lines[i] for i in dirty])
+                    cols = list(cols)
+                    for i, c, v in zip(dirty, fc, fs):
                         if strs[i] != v:
-                            strs[i] = v
+                            cols[i], strs[i] = c, v
                             changed.add(i)
-            result.append((lines, strs))
+            elif entries:
+                is_dirty = [False] * len(lines)
+                for l1, l2, d in entries:
+                    for i, ln in enumerate(lines):
+                        if ln < l1:
+                            continue
+                        if ln > l2:
+                            if d:
+                                lines[i] = ln + d
+                        else:
+                            is_dirty[i] = True
+                dirty = [i for i, x in enumerate(is_dirty) if x]
+                if dirty:
+                    fl, fc, fs = positions([offs[k][i] for i in dirty])
+                    cols = list(cols)
+                    for i, ln, c, v in zip(dirty, fl, fc, fs):
+                        lines[i], cols[i], strs[i] = ln, c, v
+                moved = [i for i, (a, b) in enumerate(zip(lines, prev[4][k])) if a != b]
+                for i in moved:
+                    strs[i] = '{"line":%d,"character":%d}' % (lines[i], cols[i])
+                changed.update(i for i in dirty + moved if strs[i] != prev[6][k][i])
+            result.append((lines, cols, strs))
     else:
         result = [positions(o) for o in offs]
-    P_os, P_cs, P_oe = (r[1] for r in result)
+    P_os, P_cs, P_oe = (r[2] for r in result)
+    cache_head = (infos, doc.line_gen, len(log), doc.encoding, [r[0] for r in result], [r[1] for r in result], [r[2] for r in result])
     count, approx = _counter(ls, doc)
     estimate = count is estimate_tokens
     has_children = {t[5] for t in spans if t[5] is not None}
@@ -166,8 +195,7 @@ def _marker_symbols_json(ls, doc: Document, hierarchical: bool) -> str:
         return k
 
     if not hierarchical:
-        doc._sympos = (infos, doc.line_gen, len(doc.line_edits), doc.encoding,  # type: ignore[attr-defined]
-                       [r[0] for r in result], [r[1] for r in result], None, None, None)
+        doc._sympos = cache_head + (None, None, None)  # type: ignore[attr-defined]
         uri = _q(doc.uri)
         parts = []
         for i, (info, os, cs, ce, oe, parent) in enumerate(spans):
@@ -188,17 +216,16 @@ def _marker_symbols_json(ls, doc: Document, hierarchical: bool) -> str:
         return '{"name":%s,"kind":%d,"range":{"start":%s,"end":%s},"selectionRange":{"start":%s,"end":%s},"detail":%s,"children":[' % (
             _q(info.id), kind_of(info), P_os[i], P_oe[i], P_os[i], P_cs[i], det)
 
-    if changed is not None and prev[6] is not None and prev[8] == approx and len(prev[6]) == len(spans):
+    if changed is not None and prev[7] is not None and prev[9] == approx and len(prev[7]) == len(spans):
         # reuse the heads whose position and size did not change
-        heads = list(prev[6])
-        old_sizes = prev[7]
+        heads = list(prev[7])
+        old_sizes = prev[8]
         changed.update(i for i, (a, b) in enumerate(zip(sizes, old_sizes)) if a != b)
         for i in changed:
             heads[i] = head(i)
     else:
         heads = [head(i) for i in range(len(spans))]
-    doc._sympos = (infos, doc.line_gen, len(doc.line_edits), doc.encoding,  # type: ignore[attr-defined]
-                   [r[0] for r in result], [r[1] for r in result], heads, sizes, approx)
+    doc._sympos = cache_head + (heads, sizes, approx)  # type: ignore[attr-defined]
     out: list[str] = ["["]
     stack: list[str] = []  # ids of the open symbols
     first = True  # no sibling written yet at the current level
