@@ -1,13 +1,22 @@
-"""Envelopes → minimal, undoable workspace edits (LSP 3.17 §workspace_applyEdit).
+"""Envelopes → minimal, undoable workspace edits (LSP 3.17 §workspace_applyEdit; GAP §4, §3.3).
 
 :func:`apply_envelope` parses an envelope (leniently by default: what models write), applies
 it with the engine to the document's current text, turns the engine's splices into
 ``TextEdit`` s in the negotiated position encoding, and sends ONE ``workspace/applyEdit`` with
-a versioned document identifier. A rejected envelope changes nothing: the error names the
-operation and the reason, goes back as the command's error and to ``window/showMessage``.
+a versioned document identifier (so one undo restores the previous text). A rejected envelope
+changes nothing: the error names the operation and the reason, goes back as the command's
+error (``RequestFailed``, ``data`` = the GAP error) and to ``window/showMessage``.
 
-Command ``gap.applyEnvelope`` ``[uri, envelopeText]`` → ``{"applied": true, "version": N,
-"targets": [ids…], "repairs": […]}``.
+- Change annotations: with a client that supports them and ``gap.confirmEdits`` on, every
+  edit is an ``AnnotatedTextEdit`` of one ``ChangeAnnotation`` with ``needsConfirmation``
+  (VS Code shows accept/reject); other clients get a plain versioned edit.
+- Automatic rebase: an envelope produced for an older, remembered version of the document
+  applies when every region it targets is unchanged since, else ``version_conflict`` says
+  which targets changed (:func:`rebase_check`).
+
+Command ``gap.applyEnvelope`` ``[uri, envelope]`` (text, decoded JSON or an envelope file URI)
+or ``[envelopeFileUri]`` → ``{"applied": true, "version": N, "targets": [ids…], "repairs": […],
+"warnings": […]}``.
 """
 
 from __future__ import annotations

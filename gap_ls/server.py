@@ -3,6 +3,24 @@
 Each feature module exposes ``register(ls: GapLanguageServer) -> None`` and is listed in
 :data:`FEATURES`; a module that fails to import or register is logged and skipped, so one
 feature's failure never takes the server down.
+
+Feature modules and the LSP methods they implement:
+
+- ``symbols`` — textDocument/documentSymbol (targets, JSON Pointers, envelopes; raw JSON)
+- ``workspace_symbols`` — workspace/symbol (open + workspace artifacts, progress, cancel)
+- ``diagnostics`` — textDocument/publishDiagnostics (markers, ids, JSON markers, overlaps)
+- ``envelopes`` — envelope validation diagnostics, textDocument/definition
+- ``completion`` — textDocument/completion in envelopes
+- ``codelens`` — textDocument/codeLens, command ``gap.previewEnvelope``
+- ``edits`` — command ``gap.applyEnvelope`` (rebase, change annotations)
+- ``actions`` — textDocument/codeAction, codeAction/resolve (the hub), "Apply GAP edit"
+- ``wrap`` — Wrap / Unwrap / Strip (``gap.stripMarkers``)
+- ``addtargets`` — Add targets (tree-sitter; ``gap.addTargets``)
+- ``rename`` — textDocument/prepareRename, rename, references
+- ``navigation`` — textDocument/foldingRange, selectionRange, documentHighlight
+- ``hover`` — textDocument/hover
+- ``preview`` — the live preview bridge (``gap.previewUrl``)
+- ``settings`` — workspace/configuration, didChangeConfiguration
 """
 
 from __future__ import annotations
