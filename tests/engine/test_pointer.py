@@ -343,14 +343,14 @@ def _pointers(v, prefix=""):
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(doc=st.dictionaries(st.text("abk", min_size=1, max_size=3), values, min_size=1, max_size=4), indent=st.sampled_from([None, 2, 4]),
-       data=st.data(), new=scalars)
-def test_property_json_pointer_edits_are_local(doc, indent, data, new):
+       data=st.data(), new=values, pretty=st.booleans())
+def test_property_json_pointer_edits_are_local(doc, indent, data, new, pretty):
     body = json.dumps(doc, indent=indent, ensure_ascii=False)
     ptrs = list(_pointers(doc))
     ptr, old_value, where = data.draw(st.sampled_from(ptrs))
     ops = ["replace", "delete"] + (["insert_before", "insert_after"] if where == "arr" else [])
     op = data.draw(st.sampled_from(ops))
-    content = None if op == "delete" else json.dumps(new, ensure_ascii=False)
+    content = None if op == "delete" else json.dumps(new, ensure_ascii=False, indent=2 if pretty else None)
     s, e, text = apply_pointer_op(0, EditOperation(op, Target("pointer", ptr), content), body, J, "x")
     out = body[:s] + text + body[e:]
     json.loads(out)  # still valid (and verified equal to the RFC 6902 edit inside)
