@@ -83,9 +83,14 @@ def _apply_for(ls, doc, env_text: str, named: str | None) -> types.CodeAction | 
         return None
     name = named or env.id
     target_uri = doc.uri
-    view = resolve_artifact(ls, name, doc.uri) if (named or is_envelope_file(doc.uri) or env.id) else None
-    if view is not None and view.uri != doc.uri:
-        target_uri = view.uri
+    if is_envelope_file(doc.uri) or named:
+        view = resolve_artifact(ls, name, doc.uri)  # open documents, then files on disk
+        found = view.uri if view is not None else None
+    else:  # a selection in an ordinary document: only open documents (cheap on every request)
+        other = ls.documents.find_artifact(name)
+        found = other.uri if other is not None and not is_envelope_file(other.uri) else None
+    if found is not None and found != doc.uri:
+        target_uri = found
     elif is_envelope_file(doc.uri):
         return None  # an envelope file is never the artifact
     label = target_uri.rsplit("/", 1)[-1]
