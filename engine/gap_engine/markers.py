@@ -171,12 +171,11 @@ def _scan_raw(text: str, base: int, epoch: int, parent: str | None, depth0: int)
     """
     recs: list = []
     problems: list[MarkerProblem] = []
-    seen: set = set()
+    good: dict = {}  # id → record of its first opening marker (later ones are duplicates)
     stack: list = []
     append = recs.append
     push = stack.append
     pop = stack.pop
-    add = seen.add
     par = parent
     depth = depth0
     for m in _MARKER_FAST.finditer(text):
@@ -208,14 +207,14 @@ def _scan_raw(text: str, base: int, epoch: int, parent: str | None, depth0: int)
                 push(rec)
                 depth += 1
                 continue
-        if ident in seen:
+        if ident in good:
             problems.append(
                 MarkerProblem("duplicate_id", f"target id {ident!r} is already used earlier", ms + base, me + base, ident)
             )
             rec = [ident, raw, None, ms + base, me + base, -1, -1, par, depth, epoch, 1]  # nesting only
         else:
-            add(ident)
             rec = [ident, raw, None, ms + base, me + base, -1, -1, par, depth, epoch, 0]
+            good[ident] = rec
         append(rec)
         push(rec)
         depth += 1
@@ -226,7 +225,8 @@ def _scan_raw(text: str, base: int, epoch: int, parent: str | None, depth0: int)
             problems.append(MarkerProblem("unclosed", f"<gap:target id={ident!r}> is never closed", rec[3], rec[4], ident))
             if rec[10] == 0:
                 rec[10] = 2
-    return recs, problems
+                del good[ident]
+    return recs, problems, good
 
 
 def joins_marker(body: str, pos: int) -> bool:
@@ -640,7 +640,7 @@ class Index:
             if parent is None and depth is None:
                 parent = container[_ID] if container is not None else None
                 depth = container[_DEP] + 1 if container is not None else 0
-            new_list, new_problems = _scan_raw(text, start, epoch, parent, depth)
+            new_list, new_problems, _ = _scan_raw(text, start, epoch, parent, depth)
             if new_problems:
                 return scan(new_body)
             removed_ids = {r[_ID] for r in removed}
@@ -711,12 +711,13 @@ def scan(body: str) -> Index:
         # tens of thousands of small acyclic lists: cyclic GC passes would only slow this down
         gc.disable()
         try:
-            recs, problems = _scan_raw(body, 0, 0, None, 0)
+            recs, problems, good = _scan_raw(body, 0, 0, None, 0)
         finally:
             gc.enable()
     else:
-        recs, problems = _scan_raw(body, 0, 0, None, 0)
-    good = {}
+        recs, problems, good = _scan_raw(body, 0, 0, None, 0)
+    if not problems:  # every record is a well-formed unique target
+        return Index(good, tuple(recs), (), (), (), frozenset())
     order = []
     others = []
     dups = set()
@@ -726,7 +727,6 @@ def scan(body: str) -> Index:
             if r[10] == 1:
                 dups.add(r[0])
             continue
-        good[r[0]] = r
         order.append(r)
     # a child of an unclosed or duplicate marker keeps a parent id that is not addressable
     if len(problems) > 1:
