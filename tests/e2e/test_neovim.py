@@ -304,3 +304,37 @@ H.wait_for(function() return vim.fn.filereadable({json.dumps(str(opened))}) == 1
     assert names(r["symbols"]) == EXPECTED_TREE
     assert r["after"] == EDITED
     assert opened.read_text().startswith("http://127.0.0.1:")
+
+
+def test_plugin_gap_edit_with_fake_model(tmp_path, editor_env, workspace):
+    """:GapEdit {instruction} sends the instruction to the configured (fake, OpenAI-compatible) model and applies its envelope."""
+    from tests.fakes.fake_openai import FakeOpenAI
+
+    reply = ('```json\n{"protocol": "gap/0.1", "id": "dashboard", "version": 2, "name": "edit", '
+             '"meta": {"format": "text/html"}, "content": [{"op": "replace", '
+             '"target": {"type": "id", "value": "footer"}, "content": "<footer>Updated hourly</footer>"}]}\n```\n')
+    with FakeOpenAI(use_evals=False) as fake:
+        fake.script(reply)
+        env = dict(editor_env, GAP_WS=str(workspace), GAP_FAKE_URL=fake.base_url)
+        r = run_nvim(tmp_path, env, """
+vim.lsp.set_log_level("debug")
+vim.cmd("filetype on")
+local ws = os.getenv("GAP_WS")
+local gap = require("gap")
+gap.setup({ cmd = H.server_cmd(), settings = { gap = { llm = {
+  baseUrl = os.getenv("GAP_FAKE_URL"), model = "fake-model", apiKey = "sk-test-not-a-real-key" } } } })
+vim.cmd("edit " .. vim.fn.fnameescape(ws .. "/dashboard.html"))
+local buf = vim.api.nvim_get_current_buf()
+assert(H.wait_for(function() local c = gap.client(buf); return c ~= nil and c.initialized end, 15000))
+H.client_id = gap.client(buf).id
+local caps = gap.client(buf).server_capabilities or {}
+local cmds = (caps.executeCommandProvider or {}).commands or {}
+if not vim.tbl_contains(cmds, "gap.editWithInstruction") then
+  error("GAP_MISSING: gap-ls does not offer gap.editWithInstruction yet")
+end
+vim.cmd("GapEdit Say the dashboard is updated hourly")
+H.wait_for(function() return H.text(buf):find("Updated hourly", 1, true) ~= nil end, 20000)
+H.R.after = H.text(buf)
+""")
+        assert fake.requests, f"the model endpoint was not called; server said: {r['messages']}"
+    assert r["after"] == ORIGINAL.replace("Updated daily", "Updated hourly")

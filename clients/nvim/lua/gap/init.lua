@@ -61,6 +61,11 @@ local function client_config(root)
     settings = M.config.settings,
     flags = { debounce_text_changes = 50 },
     on_attach = M.config.on_attach,
+    -- Neovim < 0.8 does not advertise workspace/configuration, so push the settings once
+    -- (what `:help vim.lsp.start_client()` asks of 0.7 configs); harmless on later versions.
+    on_init = function(client)
+      client.notify("workspace/didChangeConfiguration", { settings = M.config.settings })
+    end,
   }
 end
 
