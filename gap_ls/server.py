@@ -84,7 +84,9 @@ class GapProtocol(LanguageServerProtocol):
         if error is None and isinstance(result, RawJSON):
             self._result_types.pop(msg_id, None)
             body = ('{"jsonrpc":"2.0","id":%s,"result":%s}' % (json.dumps(msg_id), result.text)).encode("utf-8")
+            log.debug("Sending raw result for %s: %d bytes", msg_id, len(body))
             if self.writer is None:
+                log.error("Unable to send data, no available transport!")
                 return
             header = (
                 f"Content-Length: {len(body)}\r\n"

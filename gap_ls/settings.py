@@ -129,10 +129,22 @@ class Settings:
         return out, problems
 
 
-async def refresh(ls) -> None:
-    """Ask the client for the ``gap`` section (when it supports it) and apply it."""
+def apply_section(ls, section: Any) -> None:
+    """Use a ``gap`` section (from ``workspace/configuration`` or pushed in
+    ``workspace/didChangeConfiguration``); tell the user about invalid values."""
+    ls.settings, problems = Settings.from_env().merged(section)
+    for p in problems:
+        ls.show(f"gap-ls: {p}", types.MessageType.Warning)
+
+
+async def refresh(ls, pushed: Any = None) -> None:
+    """Ask the client for the ``gap`` section (when it supports it) and apply it; a client
+    without ``workspace/configuration`` may push ``{"gap": {…}}`` in
+    ``workspace/didChangeConfiguration`` instead (Neovim 0.7 does)."""
     caps = ls.client_capabilities
     if not (caps.workspace and caps.workspace.configuration):
+        if isinstance(pushed, dict) and isinstance(pushed.get("gap"), dict):
+            apply_section(ls, pushed["gap"])
         return
     try:
         res = await ls.workspace_configuration_async(
@@ -141,10 +153,7 @@ async def refresh(ls) -> None:
     except Exception as exc:
         log.warning("workspace/configuration failed: %s", exc)
         return
-    section = res[0] if res else None
-    ls.settings, problems = Settings.from_env().merged(section)
-    for p in problems:
-        ls.show(f"gap-ls: {p}", types.MessageType.Warning)
+    apply_section(ls, res[0] if res else None)
 
 
 def register(ls) -> None:
@@ -154,4 +163,4 @@ def register(ls) -> None:
 
     @ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def _changed(ls, params: types.DidChangeConfigurationParams) -> None:
-        await refresh(ls)
+        await refresh(ls, params.settings)

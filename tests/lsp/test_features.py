@@ -193,3 +193,14 @@ async def test_apply_envelope_from_a_decoded_json_argument(client):
            "content": [{"op": "replace", "target": {"type": "id", "value": "title"}, "content": "b"}]}
     res = await client.editor.command("gap.applyEnvelope", uri, env)
     assert res["applied"] and client.editor.docs[uri] == '<gap:target id="title">b</gap:target>'
+
+
+async def test_settings_pushed_by_a_client_without_workspace_configuration(plain_client):
+    c = plain_client
+    c.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"gap": {"diagnostics": {"debounceMs": -5}, "strictMarkers": False}}))
+    assert await wait_for(lambda: any("gap.diagnostics.debounceMs" in m.message for m in c.messages))
+    # strictMarkers false took effect: content leaving an unclosed marker is applied (with a warning)
+    uri = "file:///t/p.html"
+    c.editor.open(uri, '<gap:target id="a">x</gap:target>')
+    res = await c.editor.command("gap.applyEnvelope", uri, '[{"op":"replace","target":{"type":"id","value":"a"},"content":"<gap:target id=\\"b\\">y"}]')
+    assert res["applied"] and res["warnings"]
