@@ -37,9 +37,23 @@ def _counter(spec: str | None):
     return estimate_tokens, ESTIMATE
 
 
+_FULL: dict[int, tuple[str, int]] = {}
+
+
 def count_tokens(ls, text: str) -> tuple[int, str]:
+    """``(tokens, label)`` for ``text``; whole-document counts are remembered per text."""
     fn, label = _counter(getattr(ls.settings, "tokenizer", None))
-    return fn(text), label
+    if len(text) < 4096:
+        return fn(text), label
+    key = id(text)
+    hit = _FULL.get(key)
+    if hit is not None and hit[0] is text:
+        return hit[1], label
+    n = fn(text)
+    if len(_FULL) > 8:
+        _FULL.clear()
+    _FULL[key] = (text, n)
+    return n, label
 
 
 def describe(ls, text: str, index, span, artifact_name: str) -> str:

@@ -7,13 +7,16 @@ nested targets. Clients without ``hierarchicalDocumentSymbolSupport`` get flat
 ``SymbolInformation`` with the parent id as container name.
 
 JSON and YAML artifacts without markers get their addressable structure instead: one symbol
-per JSON Pointer (:func:`gap_engine.pointer.list_paths`), named by its last token, with the
-pointer as detail, nested as the values nest (at most :data:`MAX_POINTERS`).
+per JSON Pointer (the same inventory as :func:`gap_engine.pointer.list_paths`, found in one
+tree-sitter walk), named by its last token, with the pointer as detail, nested as the values
+nest (at most :data:`MAX_POINTERS`). Envelope files get one symbol per envelope with its
+operations as children.
 
 Speed: the answer is built as JSON text directly and sent through
 :class:`gap_ls.server.RawJSON` (no attrs objects, no converter), cached per document
-generation, and re-built :data:`PREWARM_S` after the last change for big documents whose
-symbols the client asks for; sizes are ``ceil(chars / 4)`` estimates above :data:`EXACT_TOKENS_LIMIT`
+generation, rebuilt incrementally (positions and per-symbol JSON reused for everything the
+edits since did not move, see :attr:`Document.line_log`), and re-built :data:`PREWARM_S` after
+the last change for big documents whose symbols the client asks for; sizes are ``ceil(chars / 4)`` estimates above :data:`EXACT_TOKENS_LIMIT`
 characters of artifact (marked ``≈``), else counted with ``gap.tokenizer`` when configured.
 """
 
