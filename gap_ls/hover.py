@@ -37,7 +37,7 @@ def _counter(spec: str | None):
     return estimate_tokens, ESTIMATE
 
 
-_FULL: dict[int, tuple[str, int]] = {}
+_FULL: dict[int, tuple[str, object, int]] = {}
 
 
 def count_tokens(ls, text: str) -> tuple[int, str]:
@@ -47,12 +47,12 @@ def count_tokens(ls, text: str) -> tuple[int, str]:
         return fn(text), label
     key = id(text)
     hit = _FULL.get(key)
-    if hit is not None and hit[0] is text:
-        return hit[1], label
+    if hit is not None and hit[0] is text and hit[1] is fn:
+        return hit[2], label
     n = fn(text)
     if len(_FULL) > 8:
         _FULL.clear()
-    _FULL[key] = (text, n)
+    _FULL[key] = (text, fn, n)
     return n, label
 
 
