@@ -112,9 +112,17 @@ def unwrap_edits(doc, span) -> list[types.TextEdit]:
 
 
 def _provide_unwrap(ls, doc, params, s, e):
+    """On a marker: that target; anywhere inside a target only when the client asks for
+    refactorings explicitly (``context.only``), so the light bulb is not always on."""
     if "gap:target" not in doc.text:
         return []
-    span = doc.index.innermost_at(s)
+    from .rename import target_at
+
+    on_marker = target_at(doc, s)
+    only = params.context.only if params.context else None
+    if on_marker is None and not only:
+        return []
+    span = on_marker or doc.index.innermost_at(s)
     while span is not None and not (span.start <= e <= span.end):
         span = doc.index.get(span.parent) if span.parent else None
     if span is None:
