@@ -288,3 +288,35 @@ def test_property_fast_path_equals_sequential_path(body, data):
         for sp in reversed(r_fast.splices):
             out = out[: sp.start] + sp.text + out[sp.end :]
         assert out == r_fast.artifact.body
+
+
+def test_edits_never_rescan_the_artifact(monkeypatch):
+    """Edits that keep markers balanced are followed incrementally: no full scan happens."""
+    import gap_engine.markers as M
+
+    body = "".join(
+        f'<gap:target id="s{i}" type="section">\n<div><gap:target id="v{i}">{i}</gap:target></div>\n</gap:target>\n'
+        for i in range(2000)
+    )
+    a = Artifact("a", 1, "text/html", body)
+    a.index().infos  # built when the document was opened
+    real_scan = M.scan
+
+    def no_scan(_body):
+        raise AssertionError("a full rescan happened")
+
+    monkeypatch.setattr(M, "scan", no_scan)
+    envs = [
+        edit([("replace", "id", "v10", "ten")], version=2),
+        edit([("replace", "id", "v20", '<gap:target id="n20" label="New">x</gap:target>')], version=3),
+        edit([("insert_after", "id", "s30", '<gap:target id="s5">dup of an earlier id</gap:target>')], version=4),
+        edit([("replace", "id", "v1", "1"), ("delete", "id", "v1999", None), ("insert_before", "id", "v500", ">")], version=5),
+        edit([("replace", "id", "s40", "section emptied")], version=6),
+    ]
+    for env in envs:
+        a, handle = apply(a, env)
+    monkeypatch.setattr(M, "scan", real_scan)
+    fresh = scan(a.body)
+    assert a.targets == fresh.infos == handle.content[0].targets
+    assert a.index().problems == fresh.problems and [p.kind for p in fresh.problems] == ["duplicate_id"]
+    assert "v40" not in a.index() and "n20" in a.index()
