@@ -233,52 +233,71 @@ def apply_with_splices(
 
 
 def _plain_batch(body: str, idx: Index, ops):
-    """The fast path of an edit: id operations on distinct targets whose regions do not nest,
-    writing no marker and erasing none. Applying them in order then equals one pass of splices
-    computed on the input (each touches only its own target's content). Returns
-    ``(new body, new index, splices)`` or None when the general path is needed (which also
-    reports every error with the right operation index)."""
+    """The fast path of an edit: id operations on targets whose regions do not nest, writing no
+    marker and erasing none. Applying them in order then equals one pass of splices computed on
+    the input: each target's content is edited on its own (several operations on one target are
+    composed: inserts stack at the start / end of the content, a replace or delete resets it).
+    Returns ``(new body, new index, splices)`` or None when the general path is needed (which
+    also reports every error with the right operation index)."""
     recs = idx._recs
     n_deltas = len(idx._deltas)
-    items = []
-    seen = set()
+    entries: dict = {}  # id → [os, oe, cs, ce, replaced, content, before, after]
     for op in ops:
         t = op.target
         if t.type != "id":
             return None
         tid = t.value
-        if tid in seen:
-            return None
-        seen.add(tid)
-        rec = recs.get(tid)
-        if rec is None:
-            return None
         kind = op.op
         text = "" if kind == "delete" else op.content
         if text is None or "gap:target" in text:
             return None
-        if rec[9] == n_deltas:
-            os, cs, ce, oe = rec[3], rec[4], rec[5], rec[6]
-        else:
-            os, cs, ce, oe = idx._resolve(rec)
-        if kind == "replace" or kind == "delete":
-            if ce > cs and body.find("gap:target", cs, ce) >= 0:
+        ent = entries.get(tid)
+        if ent is None:
+            rec = recs.get(tid)
+            if rec is None:
                 return None
-            s, e = cs, ce
+            if rec[9] == n_deltas:
+                os, cs, ce, oe = rec[3], rec[4], rec[5], rec[6]
+            else:
+                os, cs, ce, oe = idx._resolve(rec)
+            ent = entries[tid] = [os, oe, cs, ce, False, None, "", ""]
+        if kind == "replace" or kind == "delete":
+            if not ent[4]:
+                cs, ce = ent[2], ent[3]
+                if ce > cs and body.find("gap:target", cs, ce) >= 0:
+                    return None
+                ent[4] = True
+            ent[5] = text
         elif kind == "insert_before":
-            s = e = cs
+            if ent[4]:
+                ent[5] = text + ent[5]
+            else:
+                ent[6] = text + ent[6]
         elif kind == "insert_after":
-            s = e = ce
+            if ent[4]:
+                ent[5] = ent[5] + text
+            else:
+                ent[7] = ent[7] + text
         else:
             return None
-        items.append((os, oe, s, e, text))
-    if len(items) > 1:
-        items.sort()
-        prev = items[0]
-        for it in items[1:]:
-            if it[0] < prev[1]:
-                return None  # nested targets: their edits interact
-            prev = it
+    ents = sorted(entries.values()) if len(entries) > 1 else list(entries.values())
+    items = []
+    prev_oe = -1
+    for os, oe, cs, ce, replaced, content, before, after in ents:
+        if os < prev_oe:
+            return None  # nested targets: their edits interact
+        prev_oe = oe
+        if replaced:
+            pieces = ((cs, ce, content),)
+        elif cs == ce:
+            pieces = ((cs, cs, before + after),) if before or after else ()
+        else:
+            pieces = tuple(p for p in ((cs, cs, before), (ce, ce, after)) if p[2])
+        for piece in pieces:
+            if len(entries) > 1 or len(ops) > 1:
+                if "gap:target" in piece[2]:
+                    return None  # composed texts may spell a marker
+            items.append((os, oe) + piece)
     parts = []
     pos = 0
     growth = 0
@@ -291,7 +310,7 @@ def _plain_batch(body: str, idx: Index, ops):
         growth += len(text) - (e - s)
         edges.append(s + growth + (e - s))
     parts.append(body[pos:])
-    new_body = "".join(parts) if len(parts) > 3 else parts[0] + parts[1] + parts[2]
+    new_body = parts[0] + parts[1] + parts[2] if len(parts) == 3 else "".join(parts)
     for p in edges:  # text joined with its surroundings must not form a marker
         if joins_marker(new_body, p):
             return None

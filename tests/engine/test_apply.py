@@ -260,11 +260,11 @@ def test_property_fast_path_equals_sequential_path(body, data):
     ids = a0.index().ids()
     if not ids:
         return
-    chosen = data.draw(st.lists(st.sampled_from(ids), min_size=1, max_size=4, unique=True))
+    chosen = data.draw(st.lists(st.sampled_from(ids), min_size=1, max_size=5))  # repeats: composed
     items = []
     for tid in chosen:
         op = data.draw(ops)
-        text = None if op == "delete" else data.draw(st.sampled_from(["", "x", "<b>y</b>", "<gap:tar", "get>", "\n"]))
+        text = None if op == "delete" else data.draw(st.sampled_from(["", "x", "<b>y</b>", "<gap:tar", "get>", "get id='k'>", "\n"]))
         items.append((op, "id", tid, text))
     env = edit(items)
     fast = A._plain_batch(body, a0.index(), env.content)
