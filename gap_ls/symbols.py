@@ -319,12 +319,15 @@ def pointer_symbols(doc: Document) -> list[dict]:
     budget = [MAX_POINTERS]
     starts = doc._line_starts()
     text = doc.text
+    simple = doc.encoding == "utf-32" or text.isascii()
 
     def pos(b: int) -> dict:
         o = bm.cp(b)
         ln = bisect_right(starts, o) - 1
+        if simple:
+            return {"line": ln, "character": o - starts[ln]}
         seg = text[starts[ln] : o]
-        return {"line": ln, "character": len(seg) if seg.isascii() or doc.encoding == "utf-32" else doc._units(seg)}
+        return {"line": ln, "character": len(seg) if seg.isascii() else doc._units(seg)}
 
     def rng(sb: int, eb: int) -> dict:
         return {"start": pos(sb), "end": pos(eb)}
@@ -335,14 +338,14 @@ def pointer_symbols(doc: Document) -> list[dict]:
         if t in ("flow_node", "block_node") and node.named_children:
             inner = [c for c in node.named_children if c.type not in ("anchor", "tag", "comment")]
             return members(inner[-1]) if inner else []
-        if t == "object":
-            return [(_key_text(p.child_by_field_name("key"), src), p.child_by_field_name("key"), p.child_by_field_name("value"), p)
-                    for p in node.named_children if p.type == "pair" and p.child_by_field_name("key") is not None]
-        if t in ("block_mapping", "flow_mapping"):
+        if t in ("object", "block_mapping", "flow_mapping"):
             out = []
+            kinds = ("pair",) if t == "object" else ("block_mapping_pair", "flow_pair")
             for p in node.named_children:
-                if p.type in ("block_mapping_pair", "flow_pair") and p.child_by_field_name("key") is not None:
-                    out.append((_key_text(p.child_by_field_name("key"), src), p.child_by_field_name("key"), p.child_by_field_name("value"), p))
+                if p.type in kinds:
+                    k = p.child_by_field_name("key")
+                    if k is not None:
+                        out.append((_key_text(k, src), k, p.child_by_field_name("value"), p))
             return out
         if t == "array":
             return [(str(i), None, c, c) for i, c in enumerate(x for x in node.named_children if x.type != "comment")]
