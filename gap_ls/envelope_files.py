@@ -337,6 +337,8 @@ def resolve_artifact(ls, name: str | None, envelope_uri: str | None) -> Artifact
     for doc in ls.documents:
         if doc.uri == name and not is_envelope_file(doc.uri):
             return view_of(ls, doc.uri)
+    if name.startswith("file:") and not is_envelope_file(name):
+        return view_of(ls, name)  # an artifact id that is a URI (closed file)
     for doc in ls.documents:
         if is_envelope_file(doc.uri) or doc.uri == envelope_uri:
             continue
