@@ -59,11 +59,13 @@ def count_tokens(ls, text: str) -> tuple[int, str]:
 def describe(ls, text: str, index, span, artifact_name: str) -> str:
     """The hover Markdown for ``span`` of an artifact body ``text``."""
     info = span.info
+    from .symbols import _span_tuples
+
     nested = direct = 0
-    for s in index.spans():
-        if span.start < s.start < span.end:
+    for t in _span_tuples(index):  # (info, start, content_start, content_end, end, parent)
+        if span.start < t[1] < span.end:
             nested += 1
-            if s.parent == span.id:
+            if t[5] == span.id:
                 direct += 1
     content = text[span.content_start : span.content_end]
     n_content, label = count_tokens(ls, content)
