@@ -91,7 +91,7 @@ def hover(ls, doc, pos: types.Position) -> types.Hover | None:
     off = doc.offset_at(pos)
     span = target_at(doc, off)
     if span is not None:
-        md = describe(ls, doc.text, doc.index, span, doc.uri.rsplit("/", 1)[-1])
+        md = describe(ls, doc.text, doc.compact_index(), span, doc.uri.rsplit("/", 1)[-1])
         rng = doc.range_at(span.start, span.content_start) if off <= span.content_start else doc.range_at(span.content_end, span.end)
         return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=md), range=rng)
     hit = op_at(ls, doc, off)
