@@ -292,6 +292,8 @@ def _scalar_kind(node) -> types.SymbolKind:
 def _key_text(node, src: bytes) -> str:
     raw = src[node.start_byte : node.end_byte].decode("utf-8", "replace").strip()
     if raw[:1] == '"':
+        if "\\" not in raw:
+            return raw[1:-1]
         try:
             return json.loads(raw)
         except ValueError:
@@ -301,10 +303,33 @@ def _key_text(node, src: bytes) -> str:
     return raw
 
 
-def pointer_symbols(doc: Document) -> list[dict]:
-    """``DocumentSymbol`` s (as JSON-ready dicts) for the JSON Pointers of a JSON/YAML artifact
-    (GAP §4.2): one tree-sitter parse and one walk (names = keys / indexes, detail = the
-    pointer)."""
+def pointer_symbols_json(doc: Document, hierarchical: bool) -> str:
+    """The JSON Pointer symbols of a JSON/YAML artifact as JSON text (``DocumentSymbol[]``, or
+    ``SymbolInformation[]`` with the parent pointer as container)."""
+    syms = pointer_symbols(doc)
+    if hierarchical:
+        def one(t) -> str:
+            return '{"name":%s,"kind":%d,"range":%s,"selectionRange":%s,"detail":%s,"children":[%s]}' % (
+                _q(t[0]), t[1], t[2], t[3], _q(t[4]), ",".join(one(c) for c in t[5]))
+
+        return "[" + ",".join(one(t) for t in syms) + "]"
+    uri = _q(doc.uri)
+    parts: list[str] = []
+
+    def flat(ts, container) -> None:
+        for t in ts:
+            cn = ',"containerName":%s' % _q(container) if container is not None else ""
+            parts.append('{"name":%s,"kind":%d,"location":{"uri":%s,"range":%s}%s}' % (_q(t[0]), t[1], uri, t[2], cn))
+            flat(t[5], t[4])
+
+    flat(syms, None)
+    return "[" + ",".join(parts) + "]"
+
+
+def pointer_symbols(doc: Document) -> list[tuple]:
+    """The JSON Pointers of a JSON/YAML artifact (GAP §4.2) as a tree of ``(name, kind,
+    range JSON, selectionRange JSON, pointer, children)``: one tree-sitter parse and one walk
+    (names = keys / indexes)."""
     from gap_engine.pointer import escape_token
 
     kind = format_kind(doc.format)
@@ -321,16 +346,16 @@ def pointer_symbols(doc: Document) -> list[dict]:
     text = doc.text
     simple = doc.encoding == "utf-32" or text.isascii()
 
-    def pos(b: int) -> dict:
+    def pos(b: int) -> str:
         o = bm.cp(b)
         ln = bisect_right(starts, o) - 1
         if simple:
-            return {"line": ln, "character": o - starts[ln]}
+            return '{"line":%d,"character":%d}' % (ln, o - starts[ln])
         seg = text[starts[ln] : o]
-        return {"line": ln, "character": len(seg) if seg.isascii() else doc._units(seg)}
+        return '{"line":%d,"character":%d}' % (ln, len(seg) if seg.isascii() else doc._units(seg))
 
-    def rng(sb: int, eb: int) -> dict:
-        return {"start": pos(sb), "end": pos(eb)}
+    def rng(sb: int, eb: int) -> str:
+        return '{"start":%s,"end":%s}' % (pos(sb), pos(eb))
 
     def members(node):
         """(key or index, key node or None, value node, whole node) of a container node."""
@@ -358,7 +383,8 @@ def pointer_symbols(doc: Document) -> list[dict]:
             return out
         return []
 
-    def walk(node, prefix: str) -> list[types.DocumentSymbol]:
+    def walk(node, prefix: str) -> list[tuple]:
+        """``(name, kind, range JSON, selectionRange JSON, pointer, children)`` tuples."""
         out = []
         for key, knode, value, whole in members(node):
             if budget[0] <= 0:
@@ -368,8 +394,7 @@ def pointer_symbols(doc: Document) -> list[dict]:
             r = rng(whole.start_byte, whole.end_byte)
             sel = rng(knode.start_byte, knode.end_byte) if knode is not None else r
             children = walk(value, ptr) if value is not None else []
-            out.append({"name": key or '""', "kind": int(_scalar_kind(value) if value is not None else types.SymbolKind.Null),
-                        "range": r, "selectionRange": sel, "detail": ptr, "children": children})
+            out.append((key or '""', int(_scalar_kind(value) if value is not None else types.SymbolKind.Null), r, sel, ptr, children))
         return out
 
     top = root
@@ -443,8 +468,7 @@ def symbols_result(ls, doc: Document, hierarchical: bool):
         syms = envelope_symbols(doc)
         result = RawJSON(json.dumps(syms if hierarchical else _flatten(syms, doc.uri)))
     elif not len(doc.index) and format_kind(doc.format) is not None:
-        syms = pointer_symbols(doc)
-        result = RawJSON(json.dumps(syms if hierarchical else _flatten(syms, doc.uri)))
+        result = RawJSON(pointer_symbols_json(doc, hierarchical))
     else:
         result = RawJSON(marker_symbols_json(ls, doc, hierarchical))
     doc._symbols = (key, doc.text, result)  # type: ignore[attr-defined]
