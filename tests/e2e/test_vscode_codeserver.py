@@ -252,6 +252,10 @@ def session(tmp_path_factory):
                     s.quick_open("dashboard.html")
                     status = page.locator(".statusbar-item", has_text="GAP").first
                     status.wait_for(timeout=60_000)
+                    # the server is up once the item shows neither the spinner nor the error icon
+                    deadline = time.monotonic() + 60
+                    while time.monotonic() < deadline and status.locator(".codicon-loading, .codicon-error").count():
+                        page.wait_for_timeout(250)
                     timings["extension_active"] = time.monotonic() - t0
                 except Exception as exc:  # noqa: BLE001
                     s.fail("load the workbench and open dashboard.html", exc)
@@ -316,6 +320,42 @@ def test_outline_shows_targets(session):
                 page.keyboard.press("ArrowRight")
             page.wait_for_timeout(500)
         assert all(any(t in row for row in seen) for t in TARGETS), f"Outline shows {seen}"
+    except pytest.skip.Exception:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        s.fail(step, exc)
+
+
+def test_restart_server(session):
+    """GAP: Restart Server stops and starts gap-ls; the outline answers again afterwards."""
+    from playwright.sync_api import expect
+
+    s, page = session, session.page
+    step = "run GAP: Restart Server"
+    try:
+        s.focus_tab("dashboard.html")
+        s.command("GAP: Restart Server")
+        status = page.locator(".statusbar-item", has_text="GAP").first
+        expect(status.locator(".codicon-error")).to_have_count(0, timeout=30_000)
+        step = "Go to Symbol answers after the restart"
+        names: list[str] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not all(any(t in n for n in names) for t in ("stats",)):
+            page.locator(EDITOR).first.click()
+            page.keyboard.press(f"{MOD}+Shift+O")
+            rows = page.locator(".quick-input-list .monaco-list-row")
+            try:
+                rows.first.wait_for(timeout=5_000)
+                page.wait_for_timeout(300)
+                names = [r.get_attribute("aria-label") or r.inner_text() for r in rows.all()]
+            except Exception:  # noqa: BLE001
+                names = []
+            page.keyboard.press("Escape")
+        assert any("stats" in n for n in names), names
+        log = "\n".join(f.read_text(errors="replace") for f in (s.data / "logs").rglob("*GAP Language Server.log"))
+        assert log.count("starting ") >= 2, "the output channel should show a second start"
+    except pytest.skip.Exception:
+        raise
     except Exception as exc:  # noqa: BLE001
         s.fail(step, exc)
 
@@ -357,6 +397,8 @@ def test_apply_gap_edit_code_action(session):
         assert "$15,720" in text and "384" in text and "$12,400" not in text, text
         assert s.save_and_read("dashboard.html", EDITED) == EDITED
         s.timings["apply"] = time.monotonic() - t0
+    except pytest.skip.Exception:
+        raise
     except Exception as exc:  # noqa: BLE001
         s.fail(step, exc)
 
@@ -412,6 +454,8 @@ def test_preview_to_the_side(session):
             + ", ".join(u.split("?")[0] for u in frames)
         )
         s.timings["preview"] = time.monotonic() - t0
+    except pytest.skip.Exception:
+        raise
     except Exception as exc:  # noqa: BLE001
         s.fail(step, exc)
 
@@ -444,12 +488,22 @@ def test_edit_with_instruction(session):
         s.confirm_if_asked()
         step = "see the model's edit in the artifact"
         s.focus_tab("dashboard.html")
-        expect(page.locator(EDITOR).first).to_contain_text("Updated hourly", timeout=30_000)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "Updated hourly" not in s.editor_text():
+            log = "\n".join(f.read_text(errors="replace") for f in (s.data / "logs").rglob("*GAP Language Server.log"))
+            if "'gap.editWithInstruction' is not defined" in log:
+                break
+            page.wait_for_timeout(500)
+        if "Updated hourly" not in s.editor_text() and "'gap.editWithInstruction' is not defined" in log:
+            missing("gap-ls does not offer gap.editWithInstruction yet")
+        expect(page.locator(EDITOR).first).to_contain_text("Updated hourly", timeout=5_000)
         expected = before.replace("Updated daily", "Updated hourly")
         assert s.save_and_read("dashboard.html", expected) == expected
         assert s.fake.requests, "the model endpoint was not called"
         step = "the status bar shows the session's token savings"
         expect(page.locator(".statusbar-item", has_text="GAP").first).to_contain_text("tok saved", timeout=10_000)
+    except pytest.skip.Exception:
+        raise
     except Exception as exc:  # noqa: BLE001
         s.fail(step, exc)
 
@@ -483,5 +537,8 @@ def test_apply_from_clipboard_and_strip_markers(session):
         s.focus_tab("dashboard.html")
         expect(page.locator(EDITOR).first).not_to_contain_text("gap:target", timeout=20_000)
         assert s.save_and_read("dashboard.html", strip(after_clipboard)) == strip(after_clipboard)
+    except pytest.skip.Exception:
+        raise
     except Exception as exc:  # noqa: BLE001
         s.fail(step, exc)
+
