@@ -233,9 +233,8 @@ def apply_with_splices(
 
 
 def _plain_batch(body: str, idx: Index, ops):
-    """The fast path of an edit: id operations on targets whose regions do not nest, writing no
-    marker and erasing none. Applying them in order then equals one pass of splices computed on
-    the input: each target's content is edited on its own (several operations on one target are
+    """The fast path of an edit: id operations writing no marker and erasing none. Applying
+    them in order then equals one pass of splices computed on the input: each target's content is edited on its own (several operations on one target are
     composed: inserts stack at the start / end of the content, a replace or delete resets it).
     Returns ``(new body, new index, splices)`` or None when the general path is needed (which
     also reports every error with the right operation index)."""
@@ -280,13 +279,24 @@ def _plain_batch(body: str, idx: Index, ops):
                 ent[7] = ent[7] + text
         else:
             return None
-    ents = sorted(entries.values()) if len(entries) > 1 else list(entries.values())
+        if len(ops) > 1:
+            # the intermediate content must not spell a marker either (it would change what
+            # later operations address): look at the written texts and their edges
+            cs, ce = ent[2], ent[3]
+            if ent[4]:
+                if "gap:target" in ent[5]:
+                    return None
+            elif (
+                "gap:target" in ent[6] + body[cs : min(ce, cs + 10)]
+                or "gap:target" in body[max(cs, ce - 10) : ce] + ent[7]
+                or (cs == ce and "gap:target" in ent[6] + ent[7])
+            ):
+                return None
+    # Targets may nest: a replaced or deleted content holds no marker (checked above), so only
+    # inserts can touch an ancestor, at its content's edges — outside every descendant's region.
+    # All edit points are therefore distinct and independent.
     items = []
-    prev_oe = -1
-    for os, oe, cs, ce, replaced, content, before, after in ents:
-        if os < prev_oe:
-            return None  # nested targets: their edits interact
-        prev_oe = oe
+    for os, oe, cs, ce, replaced, content, before, after in entries.values():
         if replaced:
             pieces = ((cs, ce, content),)
         elif cs == ce:
@@ -294,10 +304,9 @@ def _plain_batch(body: str, idx: Index, ops):
         else:
             pieces = tuple(p for p in ((cs, cs, before), (ce, ce, after)) if p[2])
         for piece in pieces:
-            if len(entries) > 1 or len(ops) > 1:
-                if "gap:target" in piece[2]:
-                    return None  # composed texts may spell a marker
             items.append((os, oe) + piece)
+    if len(items) > 1:
+        items.sort(key=lambda it: (it[2], it[3]))
     parts = []
     pos = 0
     growth = 0
