@@ -64,7 +64,11 @@ local function client_config(root)
     -- Neovim < 0.8 does not advertise workspace/configuration, so push the settings once
     -- (what `:help vim.lsp.start_client()` asks of 0.7 configs); harmless on later versions.
     on_init = function(client)
-      client.notify("workspace/didChangeConfiguration", { settings = M.config.settings })
+      if vim.fn.has("nvim-0.11") == 1 then
+        client:notify("workspace/didChangeConfiguration", { settings = M.config.settings })
+      else
+        client.notify("workspace/didChangeConfiguration", { settings = M.config.settings })
+      end
     end,
   }
 end
@@ -104,12 +108,18 @@ function M.execute(command, arguments, callback, bufnr)
     notify("gap-ls is not attached to this buffer (see :LspInfo / :checkhealth lsp)", vim.log.levels.WARN)
     return
   end
-  client.request("workspace/executeCommand", { command = command, arguments = arguments }, function(err, result)
+  local params = { command = command, arguments = arguments }
+  local function handler(err, result)
     if err then
       notify(command .. ": " .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
     end
     if callback then callback(err, result) end
-  end, bufnr)
+  end
+  if vim.fn.has("nvim-0.11") == 1 then
+    client:request("workspace/executeCommand", params, handler, bufnr) -- method form (0.11+)
+  else
+    client.request("workspace/executeCommand", params, handler, bufnr)
+  end
 end
 
 local function uri(bufnr) return vim.uri_from_bufnr(bufnr or vim.api.nvim_get_current_buf()) end
