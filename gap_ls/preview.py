@@ -52,7 +52,14 @@ class PreviewBridge:
         if self._has_workspace() and self.ls.workspace.root_path and not roots:
             roots.append(self.ls.workspace.root_path)
         self.loop = asyncio.get_running_loop()
-        srv = PreviewServer(host="127.0.0.1", port=self.ls.settings.preview_port, roots=roots)
+        try:  # the seed streaming endpoints (/generate, /chat/stream) answer from the model
+            from .llm.stream import token_source_for
+
+            token_source = token_source_for(self.ls)
+        except Exception:  # without the LLM feature they answer 503
+            log.exception("no token source for the preview's streaming endpoints")
+            token_source = None
+        srv = PreviewServer(host="127.0.0.1", port=self.ls.settings.preview_port, roots=roots, token_source=token_source)
         srv.on_reveal = self._on_reveal
         srv.start()
         self.server = srv

@@ -57,6 +57,7 @@ FEATURES = (
     "gap_ls.codelens",
     "gap_ls.addtargets",
     "gap_ls.workspace_symbols",
+    "gap_ls.llm.commands",
     "gap_ls.preview",
     "gap_ls.settings",
 )
