@@ -167,6 +167,14 @@ class Document:
             self._pending = []
         return self._starts
 
+    def _line_starts_old(self, old_text: str) -> list[int]:
+        """The line table of the text before the current splice (pending shifts applied)."""
+        text, self.text = self.text, old_text
+        try:
+            return self._line_starts()
+        finally:
+            self.text = text
+
     def _start_of(self, line: int) -> int:
         """Offset of the start of ``line`` honouring pending shifts (clamped to the text)."""
         if self._starts is None or len(self._pending) > 16:
@@ -306,6 +314,12 @@ class Document:
         if self._starts is not None:
             if single:
                 self._pending.append((start_line, len(text) - (e - s)))
+            elif self.line_log and self.line_log[-1][2] == text.count("\n") - (end_line - start_line) and "\r" not in text and "\r" not in removed:
+                # lines added/removed: splice the line table instead of rescanning the text
+                starts = self._line_starts_old(old)
+                delta = len(text) - (e - s)
+                fresh = [s + k + 1 for k, c in enumerate(text) if c == "\n"] if "\n" in text else []
+                self._starts = starts[: start_line + 1] + fresh + [x + delta for x in starts[end_line + 1 :]]
             else:
                 self._starts = None
         if self.changed is not None:

@@ -157,26 +157,22 @@ def _marker_symbols_json(ls, doc: Document, hierarchical: bool) -> str:
                             cols[i], strs[i] = c, v
                             changed.add(i)
             elif entries:
+                old_lines = prev[4][k]
                 is_dirty = [False] * len(lines)
                 for l1, l2, d in entries:
-                    for i, ln in enumerate(lines):
-                        if ln < l1:
-                            continue
-                        if ln > l2:
-                            if d:
-                                lines[i] = ln + d
-                        else:
-                            is_dirty[i] = True
+                    is_dirty = [x or l1 <= ln <= l2 for x, ln in zip(is_dirty, lines)]
+                    if d:
+                        lines = [ln + d if ln > l2 else ln for ln in lines]
                 dirty = [i for i, x in enumerate(is_dirty) if x]
+                cols = list(cols)
                 if dirty:
                     fl, fc, fs = positions([offs[k][i] for i in dirty])
-                    cols = list(cols)
-                    for i, ln, c, v in zip(dirty, fl, fc, fs):
-                        lines[i], cols[i], strs[i] = ln, c, v
-                moved = [i for i, (a, b) in enumerate(zip(lines, prev[4][k])) if a != b]
-                for i in moved:
-                    strs[i] = '{"line":%d,"character":%d}' % (lines[i], cols[i])
-                changed.update(i for i in dirty + moved if strs[i] != prev[6][k][i])
+                    for i, ln, c in zip(dirty, fl, fc):
+                        lines[i], cols[i] = ln, c
+                old_strs = prev[6][k]
+                strs = ['{"line":%d,"character":%d}' % (ln, c) if (x or ln != o) else v
+                        for ln, c, o, v, x in zip(lines, cols, old_lines, old_strs, is_dirty)]
+                changed.update(i for i, (a, b) in enumerate(zip(strs, old_strs)) if a is not b and a != b)
             result.append((lines, cols, strs))
     else:
         result = [positions(o) for o in offs]
@@ -212,20 +208,31 @@ def _marker_symbols_json(ls, doc: Document, hierarchical: bool) -> str:
     else:
         sizes = [count(text[t[2] : t[3]]) for t in spans]
 
+    # the parts of each head that only change with the targets themselves
+    pre_cache = getattr(doc, "_sympre", None)
+    if pre_cache is not None and pre_cache[0] is infos:
+        pres = pre_cache[1]
+    else:
+        pres = ['{"name":%s,"kind":%d,"range":{"start":' % (_q(t[0].id), kind_of(t[0])) for t in spans]
+        doc._sympre = (infos, pres)  # type: ignore[attr-defined]
+
     def head(i: int) -> str:
         info = spans[i][0]
         n = sizes[i]
         det = f'"{approx}{n} tok"' if (info.label is None and info.accepts is None) else _q(_detail(info, n, approx))
-        return '{"name":%s,"kind":%d,"range":{"start":%s,"end":%s},"selectionRange":{"start":%s,"end":%s},"detail":%s,"children":[' % (
-            _q(info.id), kind_of(info), P_os[i], P_oe[i], P_os[i], P_cs[i], det)
+        return '%s%s,"end":%s},"selectionRange":{"start":%s,"end":%s},"detail":%s,"children":[' % (
+            pres[i], P_os[i], P_oe[i], P_os[i], P_cs[i], det)
 
     if changed is not None and prev[7] is not None and prev[9] == approx and len(prev[7]) == len(spans):
         # reuse the heads whose position and size did not change
         heads = list(prev[7])
         old_sizes = prev[8]
         changed.update(i for i, (a, b) in enumerate(zip(sizes, old_sizes)) if a != b)
-        for i in changed:
-            heads[i] = head(i)
+        if len(changed) > len(spans) // 2:
+            heads = [head(i) for i in range(len(spans))]
+        else:
+            for i in changed:
+                heads[i] = head(i)
     else:
         heads = [head(i) for i in range(len(spans))]
     doc._sympos = cache_head + (heads, sizes, approx)  # type: ignore[attr-defined]
