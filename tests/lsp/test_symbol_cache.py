@@ -46,3 +46,28 @@ def test_incremental_symbols_equal_fresh_ones(seed, encoding):
             hierarchical = k % 4 == 0
             fresh = Document("file:///a.html", 1, "html", doc.text, encoding)
             assert marker_symbols_json(None, doc, hierarchical) == marker_symbols_json(None, fresh, hierarchical), k
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_line_table_follows_edits(seed):
+    """The document's line table (shifted lazily, spliced on line-adding edits) equals a fresh one."""
+    rnd = random.Random(seed)
+    doc = Document("u", 1, "x", "".join(f"line {i} é😀 abc\n" for i in range(200)))
+    doc._line_starts()
+    for k in range(400):
+        lines = doc.text.split("\n")
+        ln = rnd.randrange(len(lines))
+        c = rnd.randrange(len(lines[ln]) + 1)
+        ln2 = min(ln + rnd.choice([0, 0, 1, 2]), len(lines) - 1)
+        c2 = rnd.randrange(len(lines[ln2]) + 1) if ln2 != ln else min(c + rnd.choice([0, 1]), len(lines[ln]))
+
+        def u(s):
+            return len(s.encode("utf-16-le")) // 2
+
+        rng = t.Range(t.Position(ln, u(lines[ln][:c])), t.Position(ln2, u(lines[ln2][:c2])))
+        doc.apply_change(t.TextDocumentContentChangePartial(range=rng, text=rnd.choice(["x", "", "yy", "\n", "a\nb", "\n\n\n"])))
+        if k % 5 == 0:
+            fresh = Document("u", 1, "x", doc.text)
+            assert doc._line_starts() == fresh._line_starts(), k
+            o = rnd.randrange(len(doc.text) + 1)
+            assert doc.position_at(o) == fresh.position_at(o)
