@@ -16,14 +16,14 @@ from importlib import resources
 SHELL_CSP = (
     "default-src 'none'; script-src 'nonce-{n}'; style-src 'nonce-{n}'; connect-src 'self'; "
     "frame-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
-    "frame-ancestors 'none'"
+    "frame-ancestors 'self' http://127.0.0.1:* http://localhost:* http://[::1]:* vscode-webview:"
 )
 FRAME_CSP = (
     "default-src 'none'; script-src 'self' https: blob: 'unsafe-inline' 'unsafe-eval'; "
     "style-src 'self' https: 'unsafe-inline'; img-src 'self' https: data: blob:; "
     "font-src 'self' https: data:; media-src 'self' https: data: blob:; connect-src https:; "
     "frame-src https: data: blob:; worker-src blob:; form-action 'none'; base-uri 'self'; "
-    "frame-ancestors 'self'"
+    "frame-ancestors 'self' http://127.0.0.1:* http://localhost:* http://[::1]:* vscode-webview:"
 )
 
 

@@ -109,7 +109,12 @@ class Guard:
                 await self._deny(scope, receive, send, 403, "forbidden origin")
                 return
         site = headers.get("sec-fetch-site")
-        if site in ("cross-site", "same-site") and not public_file:
+        # an editor's webview (VS Code, code-server) framing the shell: a navigation into an
+        # iframe that carries the session token; the shell then talks to its own origin only
+        embedded = (path == "/" and headers.get("sec-fetch-dest") == "iframe"
+                    and headers.get("sec-fetch-mode") == "navigate"
+                    and token_equal(presented_token(scope, headers), self.token))
+        if site in ("cross-site", "same-site") and not public_file and not embedded:
             await self._deny(scope, receive, send, 403, "forbidden cross-site request")
             return
         if not public_file and path not in PUBLIC_PATHS:
@@ -119,7 +124,7 @@ class Guard:
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
             return
-        framed = path == "/frame" or public_file
+        framed = path == "/frame" or public_file or embedded
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":

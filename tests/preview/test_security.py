@@ -330,3 +330,19 @@ def test_ipv6_loopback_bind():
         assert r.status_code == 403
     finally:
         s.stop()
+
+
+def test_framing_by_an_editor_webview_needs_the_token(live):
+    """An editor's webview (VS Code, code-server) may frame the shell — a cross-site iframe
+    navigation to ``/`` — only with the session token; without it the request is refused."""
+    nav = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Dest": "iframe", "Sec-Fetch-Mode": "navigate"}
+    with httpx.Client(base_url=live.base_url) as c:
+        r = c.get("/", params={"doc": KEY, "token": live.token}, headers=nav)
+        assert r.status_code == 200 and "x-frame-options" not in r.headers
+        r = c.get("/", params={"doc": KEY}, headers=nav)
+        assert r.status_code in (401, 403)
+        r = c.get("/", params={"doc": KEY, "token": "A" * 43}, headers=nav)
+        assert r.status_code in (401, 403)
+        # other paths are never framed cross-site, token or not
+        r = c.get("/content", params={"doc": KEY, "token": live.token}, headers=nav)
+        assert r.status_code == 403
