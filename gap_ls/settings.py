@@ -29,9 +29,11 @@ SETTING_NAMES = {
     "llm_max_repairs": "llm.maxRepairs",
     "tokenizer": "tokenizer",
     "confirm_edits": "confirmEdits",
+    "llm_edit_syntax": "llm.editSyntax",
+    "llm_timeout": "llm.timeout",
 }
 #: allowed ranges of the integer settings (inclusive)
-RANGES = {"debounce_ms": (0, 10_000), "preview_port": (0, 65_535), "llm_max_repairs": (0, 10)}
+RANGES = {"debounce_ms": (0, 10_000), "preview_port": (0, 65_535), "llm_max_repairs": (0, 10), "llm_timeout": (1, 3600)}
 
 
 @attrs.define
@@ -53,6 +55,13 @@ class Settings:
         confirm_edits: applied envelopes carry a change annotation with
             ``needsConfirmation`` when the client supports it (``gap.confirmEdits``, default
             true; VS Code then shows an accept/reject preview).
+        llm_edit_syntax: what edit prompts ask the model for, ``"blocks"`` (plain-text edit
+            blocks) or ``"json"`` (``gap.llm.editSyntax``, env ``GAP_LLM_EDIT_SYNTAX``).
+        llm_timeout: seconds without progress before a model call is abandoned
+            (``gap.llm.timeout``, env ``GAP_LLM_TIMEOUT``).
+
+    An empty string in a client setting counts as unset (so that it does not hide the
+    environment variable behind it).
     """
 
     strict_markers: bool = True
@@ -64,6 +73,8 @@ class Settings:
     llm_max_repairs: int = 2
     tokenizer: str | None = None
     confirm_edits: bool = True
+    llm_edit_syntax: str | None = None
+    llm_timeout: float | None = None
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -94,13 +105,15 @@ class Settings:
             llm_model=llm.get("model"),
             llm_api_key=llm.get("apiKey"),
             llm_max_repairs=llm.get("maxRepairs"),
+            llm_edit_syntax=llm.get("editSyntax"),
+            llm_timeout=llm.get("timeout"),
         )
         out = attrs.evolve(self)
         problems = []
         conv = cattrs.Converter()
         for f in attrs.fields(Settings):
             val = flat.get(f.name)
-            if val is None:
+            if val is None or (isinstance(val, str) and not val.strip()):
                 continue
             key = SETTING_NAMES.get(f.name, f.name)
             shown = "***" if "key" in f.name else repr(val)
@@ -112,6 +125,18 @@ class Settings:
             if kind.startswith("str") and not isinstance(val, str):
                 problems.append(f"gap.{key}: expected a string, got {shown}; using {current}")
                 continue
+            if f.name == "llm_edit_syntax" and val not in ("blocks", "json"):
+                problems.append(f"gap.{key}: expected \"blocks\" or \"json\", got {shown}; using {current}")
+                continue
+            if kind.startswith("float"):
+                if isinstance(val, bool) or not isinstance(val, (int, float)):
+                    problems.append(f"gap.{key}: expected a number, got {shown}; using {current}")
+                    continue
+                val = float(val)
+                lo, hi = RANGES.get(f.name, (None, None))
+                if (lo is not None and val < lo) or (hi is not None and val > hi):
+                    problems.append(f"gap.{key}: {val:g} is outside {lo}–{hi}; using {current}")
+                    continue
             if kind == "int":
                 if isinstance(val, bool) or not isinstance(val, (int, float, str)):
                     problems.append(f"gap.{key}: expected a number, got {shown}; using {current}")

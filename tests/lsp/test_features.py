@@ -117,6 +117,15 @@ async def test_invalid_settings_fall_back_and_the_user_is_told(client):
     assert client.editor.applied[-1].edit.change_annotations is None
 
 
+async def test_model_settings_reach_the_server_and_empty_strings_do_not_hide_env(client):
+    client.set_configuration({"llm": {"model": "", "baseUrl": "  ", "editSyntax": "yaml", "timeout": 0}}, section="gap")
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    assert await wait_for(lambda: sum("gap.llm." in m.message for m in client.messages) >= 2)
+    said = " | ".join(m.message for m in client.messages)
+    assert "gap.llm.editSyntax" in said and "gap.llm.timeout" in said
+    assert "gap.llm.model" not in said and "gap.llm.baseUrl" not in said  # empty = unset, not invalid
+
+
 async def test_apply_rebases_when_targets_are_unchanged_else_conflicts(client):
     uri = "file:///t/dash.html"
     text = '<p><gap:target id="revenue-value">$1</gap:target> <gap:target id="orders-count">3</gap:target></p>\n<p>notes</p>\n'
