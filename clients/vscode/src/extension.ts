@@ -84,6 +84,25 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
       configurationSection: 'gap',
       fileEvents: vscode.workspace.createFileSystemWatcher(ENVELOPE_PATTERN),
     },
+    middleware: {
+      // The server's "Edit with instruction…" code action carries no instruction (LSP has no
+      // input request): ask for it here, scoped to the target the action names.
+      executeCommand: async (command, args, next) => {
+        if (command === 'gap.editWithInstruction' && (args[1] === null || args[1] === undefined)) {
+          const target = typeof args[2] === 'string' ? args[2] : undefined;
+          const instruction = await vscode.window.showInputBox({
+            title: 'GAP: Edit with Instruction',
+            prompt: target ? `What should change in target "${target}"?` : 'What should change in this artifact?',
+            ignoreFocusOut: true,
+          });
+          if (!instruction?.trim()) {
+            return undefined;
+          }
+          args = [args[0], instruction, ...(target ? [target] : [])];
+        }
+        return next(command, args);
+      },
+    },
     errorHandler: {
       error: () => ({ action: ErrorAction.Continue }),
       closed: () => {
