@@ -77,4 +77,9 @@ def register(ls) -> None:
     @ls.feature(types.TEXT_DOCUMENT_DOCUMENT_HIGHLIGHT)
     def _highlight(ls, params: types.DocumentHighlightParams):
         doc = ls.documents.get(params.text_document.uri)
-        return highlights(doc, params.position) if doc is not None else None
+        if doc is None:
+            return None
+        # editors ask for highlights as the cursor moves: the preview outlines that target
+        if ls.preview is not None and ls.preview.running:
+            ls.preview.set_cursor(doc, doc.offset_at(params.position))
+        return highlights(doc, params.position)

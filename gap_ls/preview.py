@@ -79,6 +79,12 @@ class PreviewBridge:
         if self.server is not None:
             self.server.publish(doc_key(doc.uri), uri=doc.uri, version=doc.version or 0, text=doc.text, format=doc.format)
 
+    def set_cursor(self, doc: Document, offset: int | None) -> None:
+        """Tell the page where the editor's cursor is (code-point offset into ``doc.text``):
+        the innermost target there is outlined (and followed, when the page follows)."""
+        if self.server is not None:
+            self.server.set_cursor(doc_key(doc.uri), offset)
+
     def url_for(self, doc_or_uri) -> str:
         uri = doc_or_uri if isinstance(doc_or_uri, str) else doc_or_uri.uri
         return self.ensure().url_for(doc_key(uri))

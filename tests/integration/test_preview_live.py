@@ -93,3 +93,22 @@ async def test_stream_refuses_requests_without_the_token(client):
         assert r.status_code in (401, 403)
         r = await http.get(f"{base}/content", params={"doc": key, "token": "x" * 43})
         assert r.status_code in (401, 403)
+
+
+async def test_editor_cursor_outlines_the_target_in_the_preview(client):
+    text, base, key, token = await open_with_preview(client)
+    async with httpx.AsyncClient(timeout=10) as http:
+        async with aconnect_sse(http, "GET", f"{base}/events", params={"doc": key, "token": token}) as src:
+            events = src.aiter_sse()
+            # the cursor lands inside "$12,340"; editors ask for highlights as the cursor moves
+            pos = where(text, "12,340").start
+            await client.text_document_document_highlight_async(
+                types.DocumentHighlightParams(text_document=types.TextDocumentIdentifier(uri=URI), position=pos)
+            )
+            for _ in range(20):
+                ev = await asyncio.wait_for(anext(events), 5)
+                if ev.event == "preview:cursor":
+                    break
+            else:
+                raise AssertionError("no preview:cursor event")
+            assert json.loads(ev.data)["target"] == "revenue-value"
