@@ -107,9 +107,31 @@
     });
   }
 
+  // marker comments by their data ("gap:t:ID" / "/gap:t:ID"), first occurrence in document
+  // order; an entry is trusted only while it is still connected and unchanged, else the map
+  // is rebuilt (one walk over the comments) — saves a whole-document walk per update
+  var comments = null;
+  function indexComments() {
+    comments = new Map();
+    var tw = document.createTreeWalker(document, NodeFilter.SHOW_COMMENT), n;
+    while ((n = tw.nextNode())) {
+      var d = n.data;
+      if ((d.lastIndexOf("gap:t:", 0) === 0 || d.lastIndexOf("/gap:t:", 0) === 0) && !comments.has(d)) comments.set(d, n);
+    }
+  }
+  function markerComment(data) {
+    var n = comments && comments.get(data);
+    if (n && n.isConnected && n.data === data) return n;
+    indexComments();
+    return comments.get(data) || null;
+  }
   function findPair(id) {
+    var a = markerComment("gap:t:" + id), b = a && markerComment("/gap:t:" + id);
+    if (a && b && (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING)) return [a, b];
+    // a stale or duplicated entry: the exact walk (first opening, then its first closing)
     var tw = document.createTreeWalker(document, NodeFilter.SHOW_COMMENT);
-    var a = null, n, o = "gap:t:" + id, c = "/gap:t:" + id;
+    var n, o = "gap:t:" + id, c = "/gap:t:" + id;
+    a = null;
     while ((n = tw.nextNode())) {
       if (a === null) { if (n.data === o) a = n; }
       else if (n.data === c) return [a, n];
@@ -136,21 +158,179 @@
     } else return false;
     var old = [];
     for (var n = a.nextSibling; n && n !== b; n = n.nextSibling) old.push(n);
-    var i = 0, j = 0, ol = old.length, nl = fresh.length;
-    while (i < ol && i < nl && old[i].isEqualNode(fresh[i])) i++;
+    morphRun(old, fresh, 0, 0, function (f) { p.insertBefore(f, b); });
+    tpl.innerHTML = "";
+    return true;
+  }
+
+  // Morph the live nodes `old` into the parsed nodes `fresh` (both in document order): equal
+  // nodes at the start (from index i) and at the end are skipped, the rest is morphed pairwise
+  // (same kind) or replaced, surplus old nodes are removed, surplus fresh ones go before the
+  // first skipped trailing node (or through `append` when there is none).
+  function morphRun(old, fresh, i, j, append) {
+    var ol = old.length, nl = fresh.length;
+    while (i < ol - j && i < nl - j && old[i].isEqualNode(fresh[i])) i++;
     while (j < ol - i && j < nl - i && old[ol - 1 - j].isEqualNode(fresh[nl - 1 - j])) j++;
-    var ref = j > 0 ? old[ol - j] : b;
+    var ref = j > 0 ? old[ol - j] : null;
     for (var k = i; k < Math.max(ol - j, nl - j); k++) {
       var o = k < ol - j ? old[k] : null, f = k < nl - j ? fresh[k] : null;
       if (o && f) {
         if (o.nodeType === f.nodeType && (o.nodeType !== 1 || o.nodeName === f.nodeName)) {
           if (o.nodeType === 1) { if (o !== overlay) morph(o, f, opts); }
           else if (o.nodeValue !== f.nodeValue) o.nodeValue = f.nodeValue;
-        } else { p.replaceChild(f, o); noteAddedDeep(f); }
-      } else if (f) { p.insertBefore(f, ref); noteAddedDeep(f); }
-      else if (o) { p.removeChild(o); }
+        } else { o.parentNode.replaceChild(f, o); noteAddedDeep(f); }
+      } else if (f) { if (ref) ref.parentNode.insertBefore(f, ref); else append(f); noteAddedDeep(f); }
+      else if (o) { o.parentNode.removeChild(o); }
     }
+  }
+
+  // -- a change outside every target: re-parse and morph only its segment ---------------------
+  //
+  // The markers cut the view into segments; a change [p, e) → text that lies inside one text run
+  // of one segment (between two adjacent markers, or between the last marker and the end of
+  // <body>, or between <body>'s start tag and the first marker) only needs that segment's nodes.
+  // Those are the nodes between the two marker comments in tree order, taken as maximal whole
+  // subtrees (the segment text may close elements that the first comment is in, e.g.
+  // "</main><footer>…</footer></body></html>"). The segment's old text is parsed too and must
+  // give exactly those nodes (isEqualNode): that checks that parsing the segment alone agrees with
+  // the document's parse here. The change itself cannot alter the tag structure (no < > " ' in
+  // it, and it sits between a ">" and a "<"), so the new text parses to the same shape with
+  // different text. Anything else — markers, comments, <head>, tables, SVG, a node the user or a
+  // script changed — returns false and the caller morphs the whole document.
+  var SEG_TEXT = /[<>"']/;
+  var SEG_BAD = /<[!?]|<(?:html|head|body|plaintext|frameset|template)\b|<\/(?:head|template|frameset)\b|<\/?gap:target\b/i;
+  var BODY_START = /<body\b[^>]*>/ig;
+  var HEADISH = /<(?:html|head|body|meta|title|link|style|script|base|noscript|template|basefont|bgsound)\b/i;
+  var LEVEL_BAD = { TABLE: 1, TBODY: 1, THEAD: 1, TFOOT: 1, TR: 1, COLGROUP: 1, SELECT: 1, TEMPLATE: 1, HEAD: 1, HTML: 1 };
+  function levelOk(el) {
+    return el && el.nodeType === 1 && el.namespaceURI === HTML_NS && !LEVEL_BAD[el.nodeName];
+  }
+  function markerBefore(s, at) {  // [start, end, attributes, closing] of the last marker starting before `at`
+    var i = Math.max(s.lastIndexOf("<gap:target", at - 1), s.lastIndexOf("</gap:target", at - 1));
+    while (i >= 0) {
+      MARK.lastIndex = i;
+      var m = MARK.exec(s);
+      if (m && m.index === i) return [i, i + m[0].length, m[2], !!m[1]];
+      i = Math.max(s.lastIndexOf("<gap:target", i - 1), s.lastIndexOf("</gap:target", i - 1));
+    }
+    return null;
+  }
+  function markerAfter(s, at) {
+    var i = s.indexOf("gap:target", at);
+    while (i >= 0) {
+      var st = s.charAt(i - 1) === "<" ? i - 1 : s.charAt(i - 1) === "/" && s.charAt(i - 2) === "<" ? i - 2 : -1;
+      if (st >= at) {
+        MARK.lastIndex = st;
+        var m = MARK.exec(s);
+        if (m && m.index === st) return [st, st + m[0].length, m[2], !!m[1]];
+      }
+      i = s.indexOf("gap:target", i + 1);
+    }
+    return null;
+  }
+  function markerId(attrs) { var mm = ID.exec(attrs || ""); return mm ? (mm[1] !== undefined ? mm[1] : mm[2]) : ""; }
+  // the comment of the marker [start, end, attrs, closing] found in `s`
+  function commentOf(s, mk) {
+    if (!mk[3]) return markerComment("gap:t:" + markerId(mk[2]));
+    var depth = 0, at = mk[0];  // a closing marker: find its opening (nesting counted)
+    for (;;) {
+      var prev = markerBefore(s, at);
+      if (!prev) return null;
+      if (prev[3]) depth++;
+      else if (depth === 0) return markerComment("/gap:t:" + markerId(prev[2]));
+      else depth--;
+      at = prev[0];
+    }
+  }
+  // the maximal whole subtrees after `a` (null: the start of <body>) and before `b` (null: the
+  // end of <body>), in order; null when the way between them leaves <body> or crosses a level
+  // where parsing depends on context (tables, <select>, SVG, <head>…)
+  function between(a, b) {
+    var body = document.body, out = [], parent, next;
+    if (!body || (a && !body.contains(a)) || (b && !body.contains(b))) return null;
+    if (a) { parent = a.parentNode; next = a.nextSibling; } else { parent = body; next = body.firstChild; }
+    if (!levelOk(parent)) return null;
+    for (;;) {
+      if (next === null) {  // this level is done: climb
+        if (parent === body) return b ? null : out;
+        next = parent.nextSibling;
+        parent = parent.parentNode;
+        if (!levelOk(parent)) return null;
+        continue;
+      }
+      if (next === b) return out;
+      if (b && next.contains(b)) {  // b is inside: descend toward it
+        if (!levelOk(next)) return null;
+        parent = next; next = next.firstChild;
+        continue;
+      }
+      if (next !== overlay) out.push(next);
+      next = next.nextSibling;
+    }
+  }
+  // Parse a segment's text alone. An end tag in it may close an element the segment started
+  // in ("</main>"): the document's parse then puts what follows one level up, the fragment's
+  // ignores the tag — and would merge two text nodes the document keeps apart. So a separator
+  // comment goes after every end tag: at the top level it keeps the nodes apart (and is
+  // dropped), inside an element it is removed again and the text re-joined (normalize()).
+  var END_TAG = /<\/(?!(?:body|html)\b)[A-Za-z][^>]*>/gi;  // </body>, </html> never close anything
+  function parseSegment(s) {
+    tpl.innerHTML = s.replace(END_TAG, "$&<!--gap:s-->");
+    var root = tpl.content, out = [], inner = [], n;
+    for (n = root.firstChild; n; n = n.nextSibling) if (!(n.nodeType === 8 && n.data === "gap:s")) out.push(n);
+    var tw = document.createTreeWalker(root, NodeFilter.SHOW_COMMENT);
+    while ((n = tw.nextNode())) if (n.data === "gap:s" && n.parentNode !== root) inner.push(n);
+    for (var i = 0; i < inner.length; i++) { var par = inner[i].parentNode; par.removeChild(inner[i]); par.normalize(); }
     tpl.innerHTML = "";
+    return out;
+  }
+  var segWhy = "";  // why the last change did not take the segment path (tests, bench)
+  function no(why) { segWhy = why; return false; }
+  function segment(old, p, e, text) {
+    segWhy = "";
+    if (!document.body || SEG_TEXT.test(text) || SEG_TEXT.test(old.slice(p, e)) || p === 0) return no("markup in the change");
+    // the change lies in one text run: a ">" before it, a "<" after it
+    var q0 = Math.max(old.lastIndexOf("<", p - 1), old.lastIndexOf(">", p - 1));
+    if (q0 < 0 || old.charAt(q0) !== ">") return no("not in a text run");
+    var l1 = old.indexOf("<", e), g1 = old.indexOf(">", e);
+    if (l1 < 0 || (g1 >= 0 && g1 < l1)) return no("not in a text run");
+    var before = markerBefore(old, p), after = markerAfter(old, e);
+    if (before && before[1] > p) return no("in a marker");  // inside a marker
+    var a = null, b = null, s0, s1 = after ? after[0] : old.length;
+    if (before) { a = commentOf(old, before); if (!a) return no("marker comment missing"); s0 = before[1]; }
+    else {  // before the first marker: from <body>'s start tag, or the start when nothing goes to <head>
+      BODY_START.lastIndex = 0;
+      var bm = BODY_START.exec(old);
+      if (bm && bm.index + bm[0].length <= p && bm.index < s1) s0 = bm.index + bm[0].length;
+      else if (!bm && !HEADISH.test(old.slice(0, p))) s0 = 0;
+      else return no("in <head>");
+    }
+    if (after) { b = commentOf(old, after); if (!b) return no("marker comment missing"); }
+    var segOld = old.slice(s0, s1);
+    var segNew = old.slice(s0, p) + text + old.slice(e, s1);
+    // re-parsing the segment twice must stay well below one whole-document parse
+    if (segOld.length + segNew.length > Math.max(old.length / 2, 32768) || SEG_BAD.test(segOld)) return no("segment too large or not plain");
+    var live = between(a, b);
+    if (live === null) return no("nodes not located");
+    var was = parseSegment(segOld);
+    if (was.length !== live.length) return no("segment parses differently");
+    for (var k = 0; k < live.length; k++) if (!live[k].isEqualNode(was[k])) return no("segment parses differently");
+    var fresh = parseSegment(segNew);
+    var ol = was.length, nl = fresh.length, i = 0, j = 0;
+    while (i < ol && i < nl && was[i].isEqualNode(fresh[i])) i++;
+    while (j < ol - i && j < nl - i && was[ol - 1 - j].isEqualNode(fresh[nl - 1 - j])) j++;
+    var oldMid = live.slice(i, ol - j), newMid = fresh.slice(i, nl - j);
+    if (oldMid.length === newMid.length) {  // the same shape: morph pair by pair, each in place
+      morphRun(oldMid, newMid, 0, 0, null);
+      return true;
+    }
+    // a node appears or disappears (a text run emptied or filled): only where its level is
+    // certain, i.e. its neighbours and the nodes it replaces share one parent
+    var prev = i > 0 ? live[i - 1] : a, next = j > 0 ? live[ol - j] : b;
+    var par = next ? next.parentNode : document.body;
+    if ((prev ? prev.parentNode : document.body) !== par) return no("level ambiguous");
+    for (var k2 = 0; k2 < oldMid.length; k2++) if (oldMid[k2].parentNode !== par) return no("level ambiguous");
+    morphRun(oldMid, newMid, 0, 0, function (f) { par.insertBefore(f, next); });
     return true;
   }
 
@@ -160,6 +340,15 @@
     if (m.html instanceof ArrayBuffer) { html = dec.decode(m.html); full(html); }
     else if (typeof m.html === "string") { html = m.html; full(html); }
     else if (html === null) { P.postMessage({ type: "need-full" }, "*"); return; }
+    else if (Array.isArray(m.splice)) {  // a whole view sent as the change [p, e) → text of ours
+      var sp = m.splice, p0 = sp[0], e0 = sp[1], text = String(sp[2]);
+      if (!(p0 >= 0 && p0 <= e0 && e0 <= html.length)) { P.postMessage({ type: "need-full" }, "*"); return; }
+      var prevHtml = html;
+      html = html.slice(0, p0) + text + html.slice(e0);
+      if (p0 === e0 && text === "") mode = "same";
+      else if (segment(prevHtml, p0, e0, text)) mode = "segment";
+      else full(html);
+    }
     var patches = Array.isArray(m.patches) ? m.patches : [];
     var needFull = false;
     for (var k = 0; k < patches.length; k++) {
@@ -176,7 +365,7 @@
     runScripts();
     drawCursor(false);
     var t1 = performance.now();
-    P.postMessage({ type: "rendered", version: m.version, t: performance.timeOrigin + t1, ms: t1 - t0, mode: mode,
+    P.postMessage({ type: "rendered", version: m.version, t: performance.timeOrigin + t1, ms: t1 - t0, mode: mode, why: segWhy,
                     recv: m.recv, sent: m.sent, got: got }, "*");
   }
 

@@ -27,6 +27,7 @@
 
   var state = {
     html: null,          // the current view body (GAP artifact, canonical markers)
+    base: null,          // the view the frame has (as of the last hand-over); null: unknown
     version: 0,          // meta.source_version of the latest envelope applied
     changed: null,       // Map id → content changed since the last hand-over; null = whole view
     dirty: false,
@@ -117,14 +118,40 @@
     state.watchdog = setTimeout(function () { if (state.inflight) loadFrame(); }, 5000);
     // a whole view (as UTF-8 bytes in a transferred buffer: much cheaper than cloning a big
     // string into the frame's process), or only the changed targets' contents
-    var buf = state.changed === null ? enc.encode(state.html).buffer : null;
+    // A whole view the frame already has the previous version of (a synthesize: a change
+    // outside every target) goes as the one changed range instead; the frame re-parses only
+    // the segment around it when it can, else the whole view it rebuilds from the range.
+    var splice = state.changed === null && state.base !== null ? changedRange(state.base, state.html) : null;
+    var buf = state.changed === null && splice === null ? enc.encode(state.html).buffer : null;
     frame.contentWindow.postMessage({
       type: "render", version: state.version,
-      html: buf,
+      html: buf, splice: splice,
       patches: state.changed === null ? [] : Array.from(state.changed),
       recv: state.recvAt, sent: performance.timeOrigin + performance.now(),
     }, "*", buf ? [buf] : []);
     state.changed = new Map();
+    state.base = state.html;
+  }
+
+  // [p, e, text]: a.slice(0, p) + text + a.slice(e) === b, with the longest common prefix and
+  // then the longest common suffix (UTF-16 offsets); compared in slices, so at memcmp speed
+  var CHUNK = 4096;
+  function changedRange(a, b) {
+    var la = a.length, lb = b.length, n = Math.min(la, lb), p = 0, s = 0, k;
+    while (p < n) {
+      k = Math.min(CHUNK, n - p);
+      if (a.substr(p, k) === b.substr(p, k)) { p += k; continue; }
+      while (a.charCodeAt(p) === b.charCodeAt(p)) p++;
+      break;
+    }
+    var m = n - p;
+    while (s < m) {
+      k = Math.min(CHUNK, m - s);
+      if (a.substr(la - s - k, k) === b.substr(lb - s - k, k)) { s += k; continue; }
+      while (a.charCodeAt(la - 1 - s) === b.charCodeAt(lb - 1 - s)) s++;
+      break;
+    }
+    return [p, la - s, b.slice(p, lb - s)];
   }
 
   function frameUrl() { return cfg.frames[docKey] || "/frame"; }
@@ -134,6 +161,7 @@
   function loadFrame() {
     state.frameReady = false;
     state.inflight = false;
+    state.base = null;
     var old = frame;
     var f = document.createElement("iframe");
     f.id = "gap-frame";
@@ -163,15 +191,16 @@
       state.frameReady = true;
       state.inflight = false;
       state.changed = null;
+      state.base = null;
       if (state.html !== null) { state.dirty = true; schedule(); }
       sendCursor();
     } else if (m.type === "need-full") {
-      state.changed = null; state.dirty = true; state.inflight = false; schedule();
+      state.changed = null; state.base = null; state.dirty = true; state.inflight = false; schedule();
     } else if (m.type === "rendered") {
       state.inflight = false;
       clearTimeout(state.watchdog);
       if (typeof m.version === "number" || typeof m.version === "string") {
-        window.__gap.rendered.push({ version: m.version, t: Number(m.t), ms: Number(m.ms), mode: String(m.mode),
+        window.__gap.rendered.push({ version: m.version, t: Number(m.t), ms: Number(m.ms), mode: String(m.mode), why: String(m.why || ""),
           recv: Number(m.recv), sent: Number(m.sent), got: Number(m.got) });
         if (window.__gap.rendered.length > 5000) window.__gap.rendered.splice(0, 1000);
       }
@@ -290,7 +319,7 @@
     if (key === docKey) return;
     docKey = key;
     addressBar();
-    state.html = null; state.lastId = null; state.cursor = null;
+    state.html = null; state.base = null; state.lastId = null; state.cursor = null;
     disconnect();
     loadFrame();
     connect();
