@@ -149,15 +149,17 @@ def build_app(srv: "PreviewServer") -> Guard:
 
     async def events(request: Request) -> Response:
         """GAP-SSE stream of one document (``?doc=KEY``; ``Last-Event-ID`` header or
-        ``last_event_id`` query parameter to resume)."""
+        ``last_event_id`` query parameter to resume; ``splice=1``: synthesize envelopes of a
+        change outside targets as ``preview:splice``, see :meth:`Hub.stream`)."""
         doc = find_doc(request)
         if doc is None:
             return PlainTextResponse("unknown document", status_code=404)
         last = request.headers.get("last-event-id") or request.query_params.get("last_event_id") or None
+        splice = request.query_params.get("splice") == "1"
 
         async def gen():
             first = True
-            async for item in hub.stream(doc, last):
+            async for item in hub.stream(doc, last, splice=splice):
                 if first:  # GAP-SSE §3: retry on the first event
                     first = False
                     yield f"retry: {hub.retry_ms}\n".encode() + item.sse()
@@ -179,10 +181,11 @@ def build_app(srv: "PreviewServer") -> Guard:
             return
         await websocket.accept()
         last = websocket.query_params.get("last_event_id") or None
+        splice = websocket.query_params.get("splice") == "1"
 
         async def sender():
             await websocket.send_text(json.dumps({"retry": hub.retry_ms}))
-            agen = hub.stream(doc, last)
+            agen = hub.stream(doc, last, splice=splice)
             try:
                 async for item in agen:
                     await websocket.send_text(item.ws())

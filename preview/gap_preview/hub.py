@@ -23,7 +23,7 @@ from typing import AsyncIterator, Callable
 
 from gap_engine import PROTOCOL, Index, scan
 
-from .diff import changed_targets, fast_update
+from .diff import changed_targets, common_affixes, fast_update
 from .render import HTML_FORMATS, normalise_format, render_view
 
 log = logging.getLogger("gap_preview")
@@ -44,19 +44,47 @@ def _dumps(obj) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
+def _utf16(s: str, i: int) -> int:
+    """The UTF-16 offset (a JavaScript string index) of code-point offset ``i`` in ``s``."""
+    head = s[:i]
+    return i if head.isascii() else len(head.encode("utf-16-le")) // 2
+
+
+def splice_item(old: str, new: str, seq: int, key: str, meta: dict) -> Item | None:
+    """The ``preview:splice`` form of a synthesize of ``new`` over ``old`` (SSE id ``seq``):
+    the one changed range in UTF-16 offsets of ``old`` (``start``, ``end``), its new ``text``,
+    and ``base_length`` (``old``'s UTF-16 length) for the viewer to check its copy. None when
+    the change is more than half the view (the synthesize is then as cheap)."""
+    p, e0, e1 = common_affixes(old, new)
+    if 2 * (e1 - p) > len(new):
+        return None
+    data = {
+        "artifact_id": key,
+        "version": seq + 1,
+        "base_length": _utf16(old, len(old)),
+        "start": _utf16(old, p),
+        "end": _utf16(old, e0),
+        "text": new[p:e1],
+        "meta": meta,
+    }
+    return Item("preview:splice", _dumps(data), seq)
+
+
 class Item:
     """One stream event, encoded once and shared by every viewer.
 
     ``event`` is the SSE event name, ``data`` the JSON text, ``seq`` the SSE id (envelopes
-    only, else None).
+    only, else None). ``alt`` is an optional ``preview:splice`` form of a synthesize envelope
+    (same ``seq``) for viewers that asked for it (see :meth:`Hub.stream`).
     """
 
-    __slots__ = ("event", "data", "seq", "_sse", "_ws")
+    __slots__ = ("event", "data", "seq", "alt", "_sse", "_ws")
 
     def __init__(self, event: str, data: str, seq: int | None = None):
         self.event = event
         self.data = data
         self.seq = seq
+        self.alt: Item | None = None
         self._sse: bytes | None = None
         self._ws: str | None = None
 
@@ -308,7 +336,10 @@ class Hub:
         doc.view, doc.view_idx = view, idx
         doc.complete = None
         if old_view is None or reopened or format_changed or ops is None:
-            doc.push("synthesize", [{"body": view}])
+            item = doc.push("synthesize", [{"body": view}])
+            if old_view is not None and not reopened and not format_changed:
+                # a change outside every target: viewers that asked for it get only the range
+                item.alt = splice_item(old_view, view, item.seq, key, doc.meta())
         elif ops:
             doc.push(
                 "edit",
@@ -377,7 +408,7 @@ class Hub:
             return None
         return doc.uri, sp.content_start
 
-    async def stream(self, doc: Doc, last_event_id: str | None) -> AsyncIterator[Item]:
+    async def stream(self, doc: Doc, last_event_id: str | None, splice: bool = False) -> AsyncIterator[Item]:
         """The event sequence for one viewer (GAP-SSE §3, §6).
 
         Without ``last_event_id``: a synthesize of the current view. With one: the envelopes
@@ -386,6 +417,11 @@ class Hub:
         viewer that falls more than :data:`COALESCE_AFTER` events behind gets one synthesize
         instead), ``preview:cursor`` when the editor's target changes, ``gap:heartbeat`` after
         :attr:`heartbeat` idle seconds, and ``gap:complete`` when the document closes.
+
+        With ``splice`` (the preview page's own stream, ``?splice=1``), a synthesize that has a
+        ``preview:splice`` form is sent in that form instead, with the same id: the changed range
+        against the previous view, which such a viewer always has (it received every event
+        before it, or a synthesize). Without it the stream is plain GAP-SSE.
         """
         doc.subscribers += 1
         drop_gen = doc.drop_gen
@@ -422,7 +458,7 @@ class Hub:
                         pos = doc.seq
                     else:
                         for item in list(islice(doc.log, pos + 1 - oldest, None)):
-                            yield item
+                            yield item.alt if splice and item.alt is not None else item
                             pos = item.seq
                     continue
                 if cursor_gen != doc.cursor_gen:

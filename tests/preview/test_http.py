@@ -509,3 +509,54 @@ def test_fan_out_all_viewers_end_on_the_final_state(srv):
 def test_start_fails_clearly_when_the_port_is_taken(srv):
     with pytest.raises(RuntimeError, match="failed to start"):
         PreviewServer(port=srv.port).start()
+
+
+def test_splice_form_for_the_page_and_plain_gap_for_others(srv, client):
+    """A change outside every target is a synthesize on the GAP stream; with ``splice=1`` (the
+    page's own stream) the same event id carries ``preview:splice``: the changed range in UTF-16
+    offsets of the previous view. Edits and the first synthesize are unchanged."""
+    text = DASHBOARD.replace("<body>", "<body><p>é😀 intro</p>")
+    publish(srv, 1, text)
+    got = {}
+
+    def reader(name, params):
+        got[name] = events_of(client, srv, 4, params=params)
+
+    threads = [threading.Thread(target=reader, args=(n, p)) for n, p in (("gap", {}), ("splice", {"splice": "1"}))]
+    for t in threads:
+        t.start()
+    wait_until(lambda: srv.hub.docs[KEY].subscribers == 2)
+    v1 = srv.hub.docs[KEY].view
+    t2 = text.replace("😀 intro", "😀 intro, longer")  # outside every target, after an astral char
+    publish(srv, 2, t2)
+    t3 = t2.replace("$12,340", "$1")  # inside a target: an edit
+    publish(srv, 3, t3)
+    t4 = t3.replace("<body>", "<body><h2>new</h2>")  # outside again
+    publish(srv, 4, t4)
+    for t in threads:
+        t.join(10)
+    gap, spl = got["gap"], got["splice"]
+    assert [e.event for e in gap] == ["gap:envelope"] * 4
+    assert [json.loads(e.data)["name"] for e in gap] == ["synthesize", "synthesize", "edit", "synthesize"]
+    assert [e.event for e in spl] == ["gap:envelope", "preview:splice", "gap:envelope", "preview:splice"]
+    assert [e.id for e in spl] == [e.id for e in gap]
+    # the plain stream still replays with the engine
+    art = None
+    for e in gap:
+        art, _ = apply(art, parse_envelope(e.data))
+    assert art.body == srv.hub.docs[KEY].view
+
+    def js_splice(view: str, d: dict) -> str:  # apply in UTF-16 units, as the page does
+        u = view.encode("utf-16-le")
+        out = u[: 2 * d["start"]] + d["text"].encode("utf-16-le") + u[2 * d["end"] :]
+        assert len(u) // 2 == d["base_length"]
+        return out.decode("utf-16-le")
+
+    d2 = json.loads(spl[1].data)
+    assert d2["version"] == 2 and d2["meta"]["source_version"] == 2 and d2["artifact_id"] == KEY
+    assert d2["text"] == ", longer"
+    v2 = js_splice(v1, d2)
+    assert v2 == t2
+    v3 = t3
+    assert json.loads(spl[2].data)["name"] == "edit"
+    assert js_splice(v3, json.loads(spl[3].data)) == t4

@@ -75,15 +75,16 @@ def same_as_fresh_parse(fr, view: str, opened: tuple = ()) -> bool:
     return fr.evaluate(LIVE) == fr.evaluate(FRESH, [_comments(view), list(opened)])
 
 
-def open_seg(page, srv, text):
+def open_seg(page, srv, text, **kw):
     pub(srv, 1, text)
-    page.goto(srv.url_for(KEY))
+    page.goto(srv.url_for(KEY, **kw))
     rendered(page, 1)
     return frame(page)
 
 
-def test_change_after_the_last_target_and_between_targets(page, ssrv):
-    fr = open_seg(page, ssrv, DOC)
+@pytest.mark.parametrize("transport", [None, "ws"])
+def test_change_after_the_last_target_and_between_targets(page, ssrv, transport):
+    fr = open_seg(page, ssrv, DOC, transport=transport)
     fr.evaluate("window.__inner = 'kept'")
     fr.locator("#det summary").click()
     fr.locator("#name").fill("typed by the user")
@@ -94,6 +95,8 @@ def test_change_after_the_last_target_and_between_targets(page, ssrv):
     for old, new in (("end <b>", "end1 <b>"), ("end1 <b>", "end12 <b>"), ("between targets", "between the targets"),
                      ("bold</b></footer>", "bolder</b></footer>"), ("end12 <b>", " <b>"), ("</footer>", " tail</footer>")):
         v += 1
+        if v == 5:  # the connection drops (as a network failure would): resumes by Last-Event-ID
+            ssrv.call(ssrv.hub.drop_viewers, KEY).result(5)
         text = text.replace(old, new, 1)
         pub(ssrv, v, text)
         r = rendered(page, v)
@@ -104,6 +107,9 @@ def test_change_after_the_last_target_and_between_targets(page, ssrv):
         assert fr.evaluate("document.getElementById('name').value") == "typed by the user"
         assert fr.evaluate("document.activeElement && document.activeElement.id") == "name"
     assert fr.evaluate("window.__inner") == "kept" and fr.evaluate("window.ran") == 1  # no reload, script not re-run
+    # the page got each change as a preview:splice (the changed range), never a resync
+    assert page.evaluate("window.__gap.splices") == 6 and page.evaluate("window.__gap.errors") == []
+    assert len(ssrv.hub.resumes) >= 1
     assert fr.locator("#foot").inner_text() == "tail" or "bolder" in fr.locator("#foot").inner_text()
     assert fr.locator("#mid").inner_text() == "between the targets"
     # the stream stayed GAP: those changes were synthesize envelopes

@@ -84,6 +84,26 @@
     } else {
       return;
     }
+    applied(meta);
+  }
+
+  // preview:splice (our stream only, ?splice=1): a synthesize of a change outside every target,
+  // sent as the changed range of the view we have; checked against our copy's length and the
+  // event id before it, else we start over with a fresh synthesize
+  function onSplice(d, id, prevId) {
+    window.__gap.events++;
+    window.__gap.splices = (window.__gap.splices || 0) + 1;
+    state.recvAt = performance.timeOrigin + performance.now();
+    if (state.html === null || state.html.length !== d.base_length || prevId === null ||
+        Number(prevId) + 1 !== Number(id) || !(d.start <= d.end && d.end <= state.html.length)) {
+      return resync("splice out of order");
+    }
+    state.html = state.html.slice(0, d.start) + d.text + state.html.slice(d.end);
+    state.changed = null;
+    applied(d.meta || {});
+  }
+
+  function applied(meta) {
     state.version = meta.source_version;
     titleEl.textContent = meta.uri || env.id;
     titleEl.title = meta.uri || env.id;
@@ -238,8 +258,10 @@
     return p.toString();
   }
   function handle(name, data, id) {
+    var prevId = state.lastId;
     if (id !== undefined && id !== null && id !== "") { state.lastId = id; window.__gap.lastEventId = id; }
     if (name === "gap:envelope") onEnvelope(JSON.parse(data));
+    else if (name === "preview:splice") onSplice(JSON.parse(data), id, prevId);
     else if (name === "preview:cursor") { state.cursor = JSON.parse(data).target; sendCursor(); }
     else if (name === "gap:error") {
       var err = JSON.parse(data); window.__gap.errors.push(err.code);
@@ -265,16 +287,16 @@
     if (cfg.transport === "ws") return connectWs();
     // EventSource resends Last-Event-ID itself when it reconnects; a fresh one starts from
     // our own last id (query parameter, same meaning).
-    es = new EventSource("/events?" + q({ last_event_id: state.lastId }));
+    es = new EventSource("/events?" + q({ last_event_id: state.lastId, splice: 1 }));
     es.onopen = function () { setStatus("live"); };
     es.onerror = function () { if (!state.closed) setStatus("reconnecting"); };
-    ["gap:envelope", "gap:error", "gap:heartbeat", "gap:complete", "preview:cursor"].forEach(function (n) {
-      es.addEventListener(n, function (e) { handle(n, e.data, n === "gap:envelope" ? e.lastEventId : null); });
+    ["gap:envelope", "preview:splice", "gap:error", "gap:heartbeat", "gap:complete", "preview:cursor"].forEach(function (n) {
+      es.addEventListener(n, function (e) { handle(n, e.data, n === "gap:envelope" || n === "preview:splice" ? e.lastEventId : null); });
     });
   }
   function connectWs() {
     var scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    ws = new WebSocket(scheme + "//" + location.host + "/ws?" + q({ last_event_id: state.lastId }));
+    ws = new WebSocket(scheme + "//" + location.host + "/ws?" + q({ last_event_id: state.lastId, splice: 1 }));
     ws.onopen = function () { setStatus("live"); };
     ws.onmessage = function (e) {
       var m = JSON.parse(e.data);
