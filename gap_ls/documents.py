@@ -27,6 +27,10 @@ from lsprotocol import types
 _NL = re.compile(r"\r\n|\r|\n")
 HISTORY_VERSIONS = 256
 HISTORY_CHARS = 32_000_000
+#: texts longer than this are not kept in :attr:`Document.edits`
+EDIT_TEXT_MAX = 1024
+#: :attr:`Document.edits` is cleared (and ``edit_gen`` bumped) beyond this many entries
+EDITS_MAX = 1024
 
 #: LSP languageId → MIME type of the artifact (GAP §3.1.1 ``meta.format``).
 LANGUAGE_FORMATS = {
@@ -105,6 +109,11 @@ class Document:
         #: later lines moved by ``line_delta``), so derived positions can be reused
         self.line_gen = 0
         self.line_log: list[tuple[int, int, int]] = []
+        #: bumped when the whole text is replaced (or :attr:`edits` overflows); ``edits`` lists
+        #: the splices since as ``(start, end, inserted, removed)`` in code points of the text
+        #: before each one (``inserted``/``removed`` None when longer than :data:`EDIT_TEXT_MAX`)
+        self.edit_gen = 0
+        self.edits: list[tuple[int, int, str | None, str | None]] = []
 
     def remember(self) -> None:
         """Record the current ``(version, text)`` before a change (cheap: strings are shared)."""
@@ -281,9 +290,11 @@ class Document:
             return
         s = self.offset_at(rng.start)
         e = self.offset_at(rng.end)
-        if e < s:
-            s, e = e, s
-        self.splice(s, e, change.text, start_line=rng.start.line, end_line=rng.end.line)
+        l1, l2 = rng.start.line, rng.end.line
+        if e < s or l2 < l1:
+            s, e = min(s, e), max(s, e)
+            l1, l2 = min(l1, l2), max(l1, l2)
+        self.splice(s, e, change.text, start_line=l1, end_line=l2)
 
     def splice(self, s: int, e: int, text: str, *, start_line: int | None = None, end_line: int | None = None) -> None:
         """Replace ``[s, e)`` by ``text``, updating the line table and the target index."""
@@ -297,6 +308,10 @@ class Document:
             else:
                 self._index = self._index.splice(s, e, text, new)
         removed = old[s:e]
+        if len(self.edits) >= EDITS_MAX:
+            self.edit_gen += 1
+            self.edits = []
+        self.edits.append((s, e, text if len(text) <= EDIT_TEXT_MAX else None, removed if e - s <= EDIT_TEXT_MAX else None))
         single = (
             start_line is not None and start_line == end_line and "\n" not in text and "\r" not in text
             and "\r" not in removed and "\n" not in removed and (s == 0 or old[s - 1] != "\r")
@@ -330,6 +345,8 @@ class Document:
         self.generation += 1
         self.line_gen += 1
         self.line_log = []
+        self.edit_gen += 1
+        self.edits = []
         self._starts = None
         self._pending = []
         self._index = None

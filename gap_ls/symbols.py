@@ -13,10 +13,18 @@ nest (at most :data:`MAX_POINTERS`). Envelope files get one symbol per envelope 
 operations as children.
 
 Speed: the answer is built as JSON text directly and sent through
-:class:`gap_ls.server.RawJSON` (no attrs objects, no converter), cached per document
-generation, rebuilt incrementally (positions and per-symbol JSON reused for everything the
-edits since did not move, see :attr:`Document.line_log`), and re-built :data:`PREWARM_S` after
-the last change for big documents whose symbols the client asks for; sizes are ``ceil(chars / 4)`` estimates above :data:`EXACT_TOKENS_LIMIT`
+:class:`gap_ls.server.RawJSON` (no attrs objects, no converter; ASCII only), cached per
+document generation, and followed across edits instead of being rebuilt:
+
+- marker symbols (:class:`MarkerSymbols`) are kept as blocks of ``%`` templates whose holes
+  are line numbers; an edit (:attr:`Document.line_log`) recomputes only the symbols on the
+  lines it touched and shifts the line numbers of every block after it by a constant;
+- JSON Pointer symbols (:class:`PointerSymbols`) keep their code-point offsets and follow
+  edits (:attr:`Document.edits`) that cannot change a symbol — whitespace between tokens,
+  plain text inside a string value — else rebuild;
+
+and big documents whose symbols the client asks for are re-built :data:`PREWARM_S` after the
+last change. Sizes are ``ceil(chars / 4)`` estimates above :data:`EXACT_TOKENS_LIMIT`
 characters of artifact (marked ``≈``), else counted with ``gap.tokenizer`` when configured.
 """
 
@@ -53,7 +61,7 @@ KINDS = {
 }
 MAX_POINTERS = 5000
 EXACT_TOKENS_LIMIT = 200_000
-_SAFE = re.compile(r'[^"\\\x00-\x1f\x7f-\uffff]*\Z')
+_SAFE = re.compile(r'[^"\\\x00-\x1f\x7f-\U0010ffff]*\Z')
 
 
 def symbol_kind(span) -> types.SymbolKind:
@@ -98,178 +106,303 @@ def _span_tuples(index) -> list[tuple]:
     return [(s.info, s.start, s.content_start, s.content_end, s.end, s.parent) for s in index.spans()]
 
 
+#: symbols per block of the cached answer (a block is re-rendered when one of its symbols
+#: moves or changes; blocks wholly after a line-adding edit only get their lines shifted)
+BLOCK = 128
+#: edits (entries of :attr:`Document.line_log`) followed incrementally before a full rebuild
+MAX_LOG_STEPS = 256
+
+
+def _esc(s: str) -> str:
+    """``s`` as a JSON string literal, escaped for use in a ``%`` template."""
+    return _q(s).replace("%", "%%")
+
+
+def _cols(doc: Document, starts: list[int], lines: list[int], offs: list[int]) -> list[int]:
+    """``Position.character`` of each offset on its line, in the document's encoding."""
+    if doc.encoding == "utf-32" or doc.text.isascii():
+        return [o - starts[ln] for ln, o in zip(lines, offs)]
+    text = doc.text
+    out = []
+    for ln, o in zip(lines, offs):
+        seg = text[starts[ln] : o]
+        out.append(o - starts[ln] if seg.isascii() else doc._units(seg))
+    return out
+
+
+class _Block:
+    """Up to :data:`BLOCK` consecutive symbols of a :class:`MarkerSymbols` answer.
+
+    Attributes:
+        frags: per symbol, its JSON text (with the separators and closing brackets that
+            precede it) as a ``%`` template with ``%d`` for every line number.
+        lines: the line numbers for the templates, ``width`` per symbol, flat; slot 0 is the
+            symbol's first line, slot 1 its last line (both stored without :attr:`delta`).
+        delta: a pending shift of every line in :attr:`lines` (a line-adding edit before the
+            whole block).
+        lo, hi: the smallest first line and the largest last line (without :attr:`delta`).
+        dirty: local indexes of symbols to recompute (an edit touched their lines).
+        tmpl: ``"".join(frags)`` or None; text: the rendered block or None.
+    """
+
+    __slots__ = ("first", "frags", "lines", "delta", "lo", "hi", "dirty", "tmpl", "text")
+
+    def __init__(self, first: int, frags: list[str], lines: list[int], width: int):
+        self.first = first
+        self.frags = frags
+        self.lines = lines
+        self.delta = 0
+        self.lo = min(lines[0::width])
+        self.hi = max(lines[1::width])
+        self.dirty: set[int] = set()
+        self.tmpl: str | None = None
+        self.text: str | None = None
+
+
+class MarkerSymbols:
+    """The ``textDocument/documentSymbol`` answer for the targets of one document, as JSON
+    text that follows the document's edits.
+
+    The answer is ``[`` + blocks + closing brackets + ``]``; each block (:class:`_Block`) keeps
+    its symbols as ``%`` templates whose only holes are line numbers, and its line numbers
+    apart. An edit recorded in :attr:`Document.line_log` as ``(l1, l2, d)`` (old lines
+    ``l1..l2`` replaced, later lines moved by ``d``) leaves symbols that end before ``l1``
+    alone, moves symbols that start after ``l2`` by ``d`` — a whole block at once when it lies
+    after ``l2``, re-rendered with one ``%`` format — and recomputes only the symbols whose
+    lines meet ``l1..l2`` (their positions, size and detail). Valid while the document has the
+    same targets (the engine index's ``infos`` tuple) and the same line generation.
+
+    Shapes: hierarchical — ``DocumentSymbol[]`` (templates hold 4 lines per symbol: range
+    start, range end, selection start, selection end); flat — ``SymbolInformation[]``
+    (2 lines: range start and end). The text is ASCII (``≈`` is written ``\\u2248``).
+    """
+
+    def __init__(self, ls, doc: Document, hierarchical: bool):
+        self.hierarchical = hierarchical
+        self.width = 4 if hierarchical else 2
+        self.count, approx = _counter(ls, doc)
+        self.approx = approx
+        self.approx_json = json.dumps(approx)[1:-1]  # "≈" as \u2248: the answer stays ASCII
+        self.encoding = doc.encoding
+        index = doc.compact_index()
+        self.infos = index.infos
+        self.line_gen = doc.line_gen
+        self.log_pos = len(doc.line_log)
+        spans = _span_tuples(index)
+        self.ids = [t[0].id for t in spans]
+        self.blocks: list[_Block] = []
+        self.tail = ""
+        self._text: str | None = None
+        if not spans:
+            return
+        has_children = {t[5] for t in spans if t[5] is not None}
+        field, namespace = int(types.SymbolKind.Field), int(types.SymbolKind.Namespace)
+        kinds: dict[str, int] = {}
+
+        def kind_of(info) -> int:
+            t = info.type
+            if t is None:
+                return namespace if info.id in has_children else field
+            k = kinds.get(t)
+            if k is None:
+                k = kinds[t] = int(KINDS.get(t.lower(), types.SymbolKind.Object))
+            return k
+
+        # what precedes each symbol: separators and the brackets closing earlier symbols
+        glue: list[str] = []
+        if hierarchical:
+            stack: list[str] = []
+            first = True
+            for t in spans:
+                parent = t[5]
+                g = ""
+                while stack and stack[-1] != parent:
+                    stack.pop()
+                    g += "]}"
+                    first = False
+                glue.append(g if first else g + ",")
+                stack.append(t[0].id)
+                first = True
+            self.tail = "]}" * len(stack)
+            self.pres = [
+                '%s{"name":%s,"kind":%d,"range":{"start":{"line":%%d,"character":' % (g, _esc(t[0].id), kind_of(t[0]))
+                for g, t in zip(glue, spans)
+            ]
+        else:
+            uri = _esc(doc.uri)
+            self.pres = [
+                '%s{"name":%s,"kind":%d,"location":{"uri":%s,"range":{"start":{"line":%%d,"character":' % (
+                    "," if i else "", _esc(t[0].id), kind_of(t[0]), uri)
+                for i, t in enumerate(spans)
+            ]
+            self.posts = [',"containerName":%s}' % _esc(t[5]) if t[5] is not None else "}" for t in spans]
+        starts = doc._line_starts()
+        os_ = [t[1] for t in spans]
+        oe_ = [t[4] for t in spans]
+        l_os = [bisect_right(starts, o) - 1 for o in os_]
+        l_oe = [bisect_right(starts, o) - 1 for o in oe_]
+        c_os = _cols(doc, starts, l_os, os_)
+        c_oe = _cols(doc, starts, l_oe, oe_)
+        if hierarchical:
+            cs_ = [t[2] for t in spans]
+            l_cs = [bisect_right(starts, o) - 1 for o in cs_]
+            c_cs = _cols(doc, starts, l_cs, cs_)
+            if self.count is estimate_tokens:
+                sizes = [-(-(t[3] - t[2]) // 4) for t in spans]
+            else:
+                text = doc.text
+                sizes = [self.count(text[t[2] : t[3]]) for t in spans]
+            frags = [self._frag(i, spans[i][0], c_os[i], c_oe[i], c_cs[i], sizes[i]) for i in range(len(spans))]
+            lines = [0] * (4 * len(spans))
+            lines[0::4] = l_os
+            lines[1::4] = l_oe
+            lines[2::4] = l_os
+            lines[3::4] = l_cs
+        else:
+            frags = [self._frag(i, None, c_os[i], c_oe[i], 0, 0) for i in range(len(spans))]
+            lines = [0] * (2 * len(spans))
+            lines[0::2] = l_os
+            lines[1::2] = l_oe
+        w = self.width
+        self.blocks = [_Block(i, frags[i : i + BLOCK], lines[i * w : (i + BLOCK) * w], w) for i in range(0, len(spans), BLOCK)]
+
+    def _frag(self, i: int, info, c_os: int, c_oe: int, c_cs: int, size: int) -> str:
+        """The template of symbol ``i`` (``%d`` for its line numbers)."""
+        if not self.hierarchical:
+            return '%s%d},"end":{"line":%%d,"character":%d}}}%s' % (self.pres[i], c_os, c_oe, self.posts[i])
+        if info.label is None and info.accepts is None:
+            det = '"%s%d tok"' % (self.approx_json, size)
+        else:
+            det = _esc(_detail(info, size, self.approx))
+        return '%s%d},"end":{"line":%%d,"character":%d}},"selectionRange":{"start":{"line":%%d,"character":%d},"end":{"line":%%d,"character":%d}},"detail":%s,"children":[' % (
+            self.pres[i], c_os, c_oe, c_os, c_cs, det)
+
+    def usable(self, ls, doc: Document, hierarchical: bool) -> bool:
+        """Can :meth:`update` follow ``doc`` from here (same targets, mode, encoding, counter,
+        line generation, and few enough edits since)?"""
+        log_len = len(doc.line_log)
+        if (self.hierarchical != hierarchical or self.encoding != doc.encoding or self.line_gen != doc.line_gen
+                or not self.log_pos <= log_len <= self.log_pos + MAX_LOG_STEPS or doc.index.infos is not self.infos):
+            return False
+        count, approx = _counter(ls, doc)
+        return count is self.count and approx == self.approx
+
+    def update(self, doc: Document) -> None:
+        """Follow the edits logged since the last update (see the class docstring)."""
+        log = doc.line_log
+        entries = log[self.log_pos :]
+        self.log_pos = len(log)
+        if not entries:
+            return
+        w = self.width
+        for l1, l2, d in entries:
+            for b in self.blocks:
+                bd = b.delta
+                if b.hi + bd < l1:
+                    continue
+                if b.lo + bd > l2:
+                    if d:
+                        b.delta = bd + d
+                        b.text = None
+                    continue
+                L = b.lines
+                if bd:
+                    L = b.lines = [x + bd for x in L]
+                    b.lo += bd
+                    b.hi += bd
+                    b.delta = 0
+                moved = False
+                for k in range(0, len(L), w):
+                    if L[k + 1] < l1:
+                        continue
+                    if L[k] > l2:
+                        if d:
+                            for j in range(k, k + w):
+                                L[j] += d
+                            moved = True
+                    else:
+                        b.dirty.add(k // w)
+                if moved:
+                    b.lo = min(L[0::w])
+                    b.hi = max(L[1::w])
+                    b.text = None
+                if b.dirty:
+                    b.text = None
+        self._text = None
+
+    def _recompute(self, doc: Document, b: _Block, starts: list[int]) -> None:
+        """New positions, size and template for the dirty symbols of ``b``."""
+        index = doc.index
+        infos = self.infos
+        w = self.width
+        L = b.lines
+        text = doc.text
+        for k in sorted(b.dirty):
+            i = b.first + k
+            span = index.get(self.ids[i])
+            offs = [span.start, span.end, span.content_start]
+            lns = [bisect_right(starts, o) - 1 for o in offs]
+            cols = _cols(doc, starts, lns, offs)
+            if w == 4:
+                L[4 * k : 4 * k + 4] = [lns[0], lns[1], lns[0], lns[2]]
+                if self.count is estimate_tokens:
+                    size = -(-(span.content_end - span.content_start) // 4)
+                else:
+                    size = self.count(text[span.content_start : span.content_end])
+                b.frags[k] = self._frag(i, infos[i], cols[0], cols[1], cols[2], size)
+            else:
+                L[2 * k : 2 * k + 2] = lns[:2]
+                b.frags[k] = self._frag(i, None, cols[0], cols[1], 0, 0)
+        b.dirty.clear()
+        b.tmpl = None
+        b.lo = min(L[0::w])
+        b.hi = max(L[1::w])
+
+    def text(self, doc: Document) -> str:
+        """The answer as JSON text (renders the blocks that changed)."""
+        if self._text is not None:
+            return self._text
+        starts = None
+        parts = ["["]
+        for b in self.blocks:
+            if b.text is None:
+                if b.delta:
+                    b.lines = [x + b.delta for x in b.lines]
+                    b.lo += b.delta
+                    b.hi += b.delta
+                    b.delta = 0
+                if b.dirty:
+                    if starts is None:
+                        starts = doc._line_starts()
+                    self._recompute(doc, b, starts)
+                if b.tmpl is None:
+                    b.tmpl = "".join(b.frags)
+                b.text = b.tmpl % tuple(b.lines)
+            parts.append(b.text)
+        parts.append(self.tail)
+        parts.append("]")
+        self._text = "".join(parts)
+        return self._text
+
+
 def marker_symbols_json(ls, doc: Document, hierarchical: bool) -> str:
     """The target symbols of ``doc`` as a JSON array text (``DocumentSymbol[]`` or
-    ``SymbolInformation[]``). The cyclic garbage collector is paused meanwhile (tens of
-    thousands of short-lived tuples would trigger it several times for nothing)."""
+    ``SymbolInformation[]``), following the document's edits incrementally through its
+    :class:`MarkerSymbols` (``doc._marker_symbols``). The cyclic garbage collector is paused
+    meanwhile (tens of thousands of short-lived objects would trigger it for nothing)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _marker_symbols_json(ls, doc, hierarchical)
+        cache: MarkerSymbols | None = getattr(doc, "_marker_symbols", None)
+        if cache is not None and cache.usable(ls, doc, hierarchical):
+            cache.update(doc)
+        else:
+            cache = MarkerSymbols(ls, doc, hierarchical)
+            doc._marker_symbols = cache  # type: ignore[attr-defined]
+        return cache.text(doc)
     finally:
         if enabled:
             gc.enable()
-
-
-def _marker_symbols_json(ls, doc: Document, hierarchical: bool) -> str:
-    spans = _span_tuples(doc.compact_index())
-    if not spans:
-        return "[]"
-    starts = doc._line_starts()
-    text = doc.text
-    simple = doc.encoding == "utf-32" or text.isascii()
-
-    def positions(offs: list[int], lines: list[int] | None = None) -> tuple[list[int], list[int], list[str]]:
-        if lines is None:
-            lines = [bisect_right(starts, o) - 1 for o in offs]
-        if simple:
-            cols = [o - starts[ln] for ln, o in zip(lines, offs)]
-        else:
-            cols = []
-            for ln, o in zip(lines, offs):
-                seg = text[starts[ln] : o]
-                cols.append(o - starts[ln] if seg.isascii() else doc._units(seg))
-        return lines, cols, ['{"line":%d,"character":%d}' % lc for lc in zip(lines, cols)]
-
-    infos = doc.index.infos
-    prev = getattr(doc, "_sympos", None)
-    offs = ([t[1] for t in spans], [t[2] for t in spans], [t[4] for t in spans])
-    changed: set[int] | None = None  # indexes whose positions moved (None: everything new)
-    log = doc.line_log
-    if (prev is not None and prev[0] is infos and prev[1] == doc.line_gen and prev[2] <= len(log)
-            and len(log) - prev[2] <= 64 and doc.encoding == prev[3]):
-        # same targets: map the cached lines through the edits since; recompute the touched ones
-        entries = log[prev[2]:]
-        changed = set()
-        result = []
-        for k in range(3):
-            lines, cols, strs = list(prev[4][k]), prev[5][k], list(prev[6][k])
-            dirty: list[int] = []
-            if entries and all(d == 0 and l1 == l2 for l1, l2, d in entries):
-                # edits within lines (typing): only positions on those lines can move
-                touched = {l1 for l1, _, _ in entries}
-                dirty = [i for i, ln in enumerate(lines) if ln in touched]
-                if dirty:
-                    fl, fc, fs = positions([offs[k][i] for i in dirty], [lines[i] for i in dirty])
-                    cols = list(cols)
-                    for i, c, v in zip(dirty, fc, fs):
-                        if strs[i] != v:
-                            cols[i], strs[i] = c, v
-                            changed.add(i)
-            elif entries:
-                old_lines = prev[4][k]
-                is_dirty = [False] * len(lines)
-                for l1, l2, d in entries:
-                    is_dirty = [x or l1 <= ln <= l2 for x, ln in zip(is_dirty, lines)]
-                    if d:
-                        lines = [ln + d if ln > l2 else ln for ln in lines]
-                dirty = [i for i, x in enumerate(is_dirty) if x]
-                cols = list(cols)
-                if dirty:
-                    fl, fc, fs = positions([offs[k][i] for i in dirty])
-                    for i, ln, c in zip(dirty, fl, fc):
-                        lines[i], cols[i] = ln, c
-                old_strs = prev[6][k]
-                strs = ['{"line":%d,"character":%d}' % (ln, c) if (x or ln != o) else v
-                        for ln, c, o, v, x in zip(lines, cols, old_lines, old_strs, is_dirty)]
-                changed.update(i for i, (a, b) in enumerate(zip(strs, old_strs)) if a is not b and a != b)
-            result.append((lines, cols, strs))
-    else:
-        result = [positions(o) for o in offs]
-    P_os, P_cs, P_oe = (r[2] for r in result)
-    cache_head = (infos, doc.line_gen, len(log), doc.encoding, [r[0] for r in result], [r[1] for r in result], [r[2] for r in result])
-    count, approx = _counter(ls, doc)
-    estimate = count is estimate_tokens
-    has_children = {t[5] for t in spans if t[5] is not None}
-    field, namespace = int(types.SymbolKind.Field), int(types.SymbolKind.Namespace)
-    kinds: dict[str, int] = {}
-
-    def kind_of(info) -> int:
-        t = info.type
-        if t is None:
-            return namespace if info.id in has_children else field
-        k = kinds.get(t)
-        if k is None:
-            k = kinds[t] = int(KINDS.get(t.lower(), types.SymbolKind.Object))
-        return k
-
-    if not hierarchical:
-        doc._sympos = cache_head + (None, None, None)  # type: ignore[attr-defined]
-        uri = _q(doc.uri)
-        parts = []
-        for i, (info, os, cs, ce, oe, parent) in enumerate(spans):
-            container = ',"containerName":%s' % _q(parent) if parent is not None else ""
-            parts.append('{"name":%s,"kind":%d,"location":{"uri":%s,"range":{"start":%s,"end":%s}}%s}' % (
-                _q(info.id), kind_of(info), uri, P_os[i], P_oe[i], container))
-        return "[" + ",".join(parts) + "]"
-    # heads in document order ("children":[ left open), then one pass closing them by nesting
-    if estimate:
-        sizes = [-(-(t[3] - t[2]) // 4) for t in spans]
-    else:
-        sizes = [count(text[t[2] : t[3]]) for t in spans]
-
-    # the parts of each head that only change with the targets themselves
-    pre_cache = getattr(doc, "_sympre", None)
-    if pre_cache is not None and pre_cache[0] is infos:
-        pres = pre_cache[1]
-    else:
-        pres = ['{"name":%s,"kind":%d,"range":{"start":' % (_q(t[0].id), kind_of(t[0])) for t in spans]
-        doc._sympre = (infos, pres)  # type: ignore[attr-defined]
-
-    def head(i: int) -> str:
-        info = spans[i][0]
-        n = sizes[i]
-        det = f'"{approx}{n} tok"' if (info.label is None and info.accepts is None) else _q(_detail(info, n, approx))
-        return '%s%s,"end":%s},"selectionRange":{"start":%s,"end":%s},"detail":%s,"children":[' % (
-            pres[i], P_os[i], P_oe[i], P_os[i], P_cs[i], det)
-
-    if changed is not None and prev[7] is not None and prev[9] == approx and len(prev[7]) == len(spans):
-        # reuse the heads whose position and size did not change
-        heads = list(prev[7])
-        old_sizes = prev[8]
-        changed.update(i for i, (a, b) in enumerate(zip(sizes, old_sizes)) if a != b)
-        if len(changed) > len(spans) // 2:
-            heads = [head(i) for i in range(len(spans))]
-        else:
-            for i in changed:
-                heads[i] = head(i)
-    else:
-        heads = [head(i) for i in range(len(spans))]
-    doc._sympos = cache_head + (heads, sizes, approx)  # type: ignore[attr-defined]
-    out: list[str] = ["["]
-    stack: list[str] = []  # ids of the open symbols
-    first = True  # no sibling written yet at the current level
-    for t, head in zip(spans, heads):
-        parent = t[5]
-        while stack and stack[-1] != parent:
-            stack.pop()
-            out.append("]}")
-            first = False
-        if not first:
-            out.append(",")
-        out.append(head)
-        stack.append(t[0].id)
-        first = True
-    out.append("]}" * len(stack))
-    out.append("]")
-    return "".join(out)
-
-
-def _value_kind(text: str) -> types.SymbolKind:
-    c = text[:1]
-    if c == "{" or c == "" or c == "\n":
-        return types.SymbolKind.Object
-    if c == "[" or c == "-" and text[1:2] in (" ", "\n"):
-        return types.SymbolKind.Array
-    if c in "\"'":
-        return types.SymbolKind.String
-    if c.isdigit() or c == "-":
-        return types.SymbolKind.Number
-    if text in ("true", "false"):
-        return types.SymbolKind.Boolean
-    if text in ("null", "~"):
-        return types.SymbolKind.Null
-    return types.SymbolKind.String
 
 
 def _ts_parser(kind: str):
@@ -310,108 +443,330 @@ def _key_text(node, src: bytes) -> str:
     return raw
 
 
-def pointer_symbols_json(doc: Document, hierarchical: bool) -> str:
-    """The JSON Pointer symbols of a JSON/YAML artifact as JSON text (``DocumentSymbol[]``, or
-    ``SymbolInformation[]`` with the parent pointer as container)."""
-    syms = pointer_symbols(doc)
-    if hierarchical:
-        def one(t) -> str:
-            return '{"name":%s,"kind":%d,"range":%s,"selectionRange":%s,"detail":%s,"children":[%s]}' % (
-                _q(t[0]), t[1], t[2], t[3], _q(t[4]), ",".join(one(c) for c in t[5]))
-
-        return "[" + ",".join(one(t) for t in syms) + "]"
-    uri = _q(doc.uri)
-    parts: list[str] = []
-
-    def flat(ts, container) -> None:
-        for t in ts:
-            cn = ',"containerName":%s' % _q(container) if container is not None else ""
-            parts.append('{"name":%s,"kind":%d,"location":{"uri":%s,"range":%s}%s}' % (_q(t[0]), t[1], uri, t[2], cn))
-            flat(t[5], t[4])
-
-    flat(syms, None)
-    return "[" + ",".join(parts) + "]"
+_JSON_KINDS = {
+    "object": int(types.SymbolKind.Object), "array": int(types.SymbolKind.Array), "string": int(types.SymbolKind.String),
+    "number": int(types.SymbolKind.Number), "true": int(types.SymbolKind.Boolean), "false": int(types.SymbolKind.Boolean),
+    "null": int(types.SymbolKind.Null),
+}
+_JSON_WS = frozenset(" \t\r\n")
+#: text that may be typed inside a JSON string value without changing any symbol
+_PLAIN = re.compile(r'[^"\\\x00-\x1f]*\Z')
 
 
-def pointer_symbols(doc: Document) -> list[tuple]:
-    """The JSON Pointers of a JSON/YAML artifact (GAP §4.2) as a tree of ``(name, kind,
-    range JSON, selectionRange JSON, pointer, children)``: one tree-sitter parse and one walk
-    (names = keys / indexes)."""
-    from gap_engine.pointer import escape_token
+class PointerSymbols:
+    """The ``textDocument/documentSymbol`` answer for a JSON/YAML artifact without markers:
+    one symbol per JSON Pointer (GAP §4.2; the inventory of :func:`gap_engine.pointer.list_paths`),
+    found in one tree-sitter walk, named by its last token (``""`` for an empty key), kind
+    from the value, detail = the pointer, nested as the values nest (at most
+    :data:`MAX_POINTERS`).
 
-    kind = format_kind(doc.format)
-    src = doc.text.encode("utf-8")
-    from .envelope_files import _ByteMap
+    Built once as a ``%`` template whose holes are the line/character numbers (8 per symbol
+    for ``DocumentSymbol[]``: range start/end, selectionRange start/end; 4 for
+    ``SymbolInformation[]``, whose container is the parent pointer), plus the code-point
+    offsets of every symbol. For JSON, edits that cannot change any symbol's name, kind or
+    nesting — whitespace between tokens, or plain text typed inside a string value (no quote,
+    backslash or control character) — are followed from :attr:`Document.edits` by moving the
+    offsets (:meth:`update`); anything else rebuilds.
+    """
 
-    bm = _ByteMap(doc.text)
-    try:
-        root = _ts_parser(kind).parse(src).root_node
-    except Exception:
-        return []
-    budget = [MAX_POINTERS]
-    starts = doc._line_starts()
-    text = doc.text
-    simple = doc.encoding == "utf-32" or text.isascii()
+    def __init__(self, doc: Document, hierarchical: bool):
+        from gap_engine.pointer import escape_token
 
-    def pos(b: int) -> str:
-        o = bm.cp(b)
-        ln = bisect_right(starts, o) - 1
-        if simple:
-            return '{"line":%d,"character":%d}' % (ln, o - starts[ln])
-        seg = text[starts[ln] : o]
-        return '{"line":%d,"character":%d}' % (ln, len(seg) if seg.isascii() else doc._units(seg))
+        self.hierarchical = hierarchical
+        self.encoding = doc.encoding
+        self.edit_gen = doc.edit_gen
+        self.edit_pos = len(doc.edits)
+        self.uri = doc.uri
+        kind = format_kind(doc.format)
+        self.incremental = kind == "json"
+        src = doc.text.encode("utf-8")
+        # per symbol, in document order: depth, name, kind, pointer; byte spans (whole, key)
+        depth: list[int] = []
+        names: list[str] = []
+        kinds: list[int] = []
+        ptrs: list[str] = []
+        b_s: list[int] = []  # whole start, selection start (2 per symbol)
+        b_e: list[int] = []  # whole end, selection end
+        t_s: list[int] = []  # token spans (keys and scalar values), for update()
+        t_e: list[int] = []
+        t_plain: list[bool] = []  # a string value without escapes (plain text may be typed in it)
+        budget = MAX_POINTERS
+        try:
+            root = _ts_parser(kind).parse(src).root_node
+        except Exception:
+            root = None
+            self.incremental = False
+        if root is not None and root.has_error:
+            self.incremental = False
 
-    def rng(sb: int, eb: int) -> str:
-        return '{"start":%s,"end":%s}' % (pos(sb), pos(eb))
+        def walk_json(node, prefix: str, d: int) -> None:
+            nonlocal budget
+            t = node.type
+            if t == "object":
+                members = node.named_children
+            elif t == "array":
+                members = node.named_children
+            else:
+                return
+            i = 0
+            for m in members:
+                mt = m.type
+                if mt == "comment":
+                    self.incremental = False
+                    continue
+                if budget <= 0:
+                    self.incremental = False
+                    return
+                if t == "object":
+                    if mt != "pair":
+                        self.incremental = False
+                        continue
+                    k = m.child_by_field_name("key")
+                    if k is None:
+                        self.incremental = False
+                        continue
+                    v = m.child_by_field_name("value")
+                    key = _key_text(k, src)
+                    ks, ke = k.start_byte, k.end_byte
+                    t_s.append(ks)
+                    t_e.append(ke)
+                    t_plain.append(False)
+                else:
+                    v = m
+                    key = str(i)
+                    i += 1
+                budget -= 1
+                ptr = prefix + "/" + escape_token(key)
+                ms, me = m.start_byte, m.end_byte
+                depth.append(d)
+                names.append(key or '""')
+                ptrs.append(ptr)
+                b_s.append(ms)
+                b_e.append(me)
+                if t == "object":
+                    b_s.append(ks)
+                    b_e.append(ke)
+                else:
+                    b_s.append(ms)
+                    b_e.append(me)
+                if v is None:
+                    kinds.append(int(types.SymbolKind.Null))
+                    continue
+                vt = v.type
+                kinds.append(_JSON_KINDS.get(vt, int(types.SymbolKind.String)))
+                if vt == "object" or vt == "array":
+                    walk_json(v, ptr, d + 1)
+                else:
+                    vs, ve = v.start_byte, v.end_byte
+                    t_s.append(vs)
+                    t_e.append(ve)
+                    t_plain.append(vt == "string" and b"\\" not in src[vs:ve])
 
-    def members(node):
-        """(key or index, key node or None, value node, whole node) of a container node."""
-        t = node.type
-        if t in ("flow_node", "block_node") and node.named_children:
-            inner = [c for c in node.named_children if c.type not in ("anchor", "tag", "comment")]
-            return members(inner[-1]) if inner else []
-        if t in ("object", "block_mapping", "flow_mapping"):
-            out = []
-            kinds = ("pair",) if t == "object" else ("block_mapping_pair", "flow_pair")
-            for p in node.named_children:
-                if p.type in kinds:
-                    k = p.child_by_field_name("key")
-                    if k is not None:
-                        out.append((_key_text(k, src), k, p.child_by_field_name("value"), p))
-            return out
-        if t == "array":
-            return [(str(i), None, c, c) for i, c in enumerate(x for x in node.named_children if x.type != "comment")]
-        if t in ("block_sequence", "flow_sequence"):
-            items = [c for c in node.named_children if c.type in ("block_sequence_item", "flow_node")]
-            out = []
-            for i, c in enumerate(items):
-                v = c.named_children[0] if c.type == "block_sequence_item" and c.named_children else c
-                out.append((str(i), None, v, c))
-            return out
-        return []
+        def members_yaml(node):
+            """(key or index, key node or None, value node, whole node) of a YAML container."""
+            t = node.type
+            if t in ("flow_node", "block_node") and node.named_children:
+                inner = [c for c in node.named_children if c.type not in ("anchor", "tag", "comment")]
+                return members_yaml(inner[-1]) if inner else []
+            if t in ("block_mapping", "flow_mapping"):
+                out = []
+                for p in node.named_children:
+                    if p.type in ("block_mapping_pair", "flow_pair"):
+                        k = p.child_by_field_name("key")
+                        if k is not None:
+                            out.append((_key_text(k, src), k, p.child_by_field_name("value"), p))
+                return out
+            if t in ("block_sequence", "flow_sequence"):
+                items = [c for c in node.named_children if c.type in ("block_sequence_item", "flow_node")]
+                out = []
+                for i, c in enumerate(items):
+                    v = c.named_children[0] if c.type == "block_sequence_item" and c.named_children else c
+                    out.append((str(i), None, v, c))
+                return out
+            return []
 
-    def walk(node, prefix: str) -> list[tuple]:
-        """``(name, kind, range JSON, selectionRange JSON, pointer, children)`` tuples."""
+        def walk_yaml(node, prefix: str, d: int) -> None:
+            nonlocal budget
+            for key, knode, value, whole in members_yaml(node):
+                if budget <= 0:
+                    return
+                budget -= 1
+                ptr = prefix + "/" + escape_token(key)
+                depth.append(d)
+                names.append(key or '""')
+                ptrs.append(ptr)
+                kinds.append(int(_scalar_kind(value) if value is not None else types.SymbolKind.Null))
+                b_s.append(whole.start_byte)
+                b_e.append(whole.end_byte)
+                sel = knode if knode is not None else whole
+                b_s.append(sel.start_byte)
+                b_e.append(sel.end_byte)
+                if value is not None:
+                    walk_yaml(value, ptr, d + 1)
+
+        top = None
+        if root is not None:
+            if kind == "json":
+                vals = [c for c in root.named_children if c.type != "comment"]
+                top = vals[0] if vals else None
+                if len(vals) != 1 or len(vals) != len(root.named_children) or (top is not None and top.type not in ("object", "array")):
+                    self.incremental = False
+                if top is not None:
+                    walk_json(top, "", 0)
+            else:
+                docs = [c for c in root.named_children if c.type == "document"]
+                top = docs[0].named_children[0] if docs and docs[0].named_children else None
+                if top is not None:
+                    walk_yaml(top, "", 0)
+        n = len(names)
+        self.n = n
+        conv = _ByteOffsets(doc)
+        self.s_off = conv.cps(b_s)
+        self.e_off = conv.cps(b_e)
+        if self.incremental:
+            self.t_s = conv.cps(t_s)
+            self.t_e = conv.cps(t_e)
+            self.t_plain = t_plain
+        # the template
+        parts: list[str] = []
+        if hierarchical:
+            pd = -1
+            for i in range(n):
+                d = depth[i]
+                glue = "" if d > pd else "]}" * (pd - d + 1) + ","
+                pd = d
+                parts.append('%s{"name":%s,"kind":%d,"range":{"start":{"line":%%d,"character":%%d},"end":{"line":%%d,"character":%%d}},'
+                             '"selectionRange":{"start":{"line":%%d,"character":%%d},"end":{"line":%%d,"character":%%d}},'
+                             '"detail":%s,"children":[' % (glue, _esc(names[i]), kinds[i], _esc(ptrs[i])))
+            tail = "]}" * (pd + 1)
+        else:
+            uri = _esc(doc.uri)
+            parents: list[str] = []
+            for i in range(n):
+                d = depth[i]
+                del parents[d:]
+                cn = ',"containerName":%s' % _esc(parents[-1]) if parents else ""
+                parts.append('%s{"name":%s,"kind":%d,"location":{"uri":%s,"range":{"start":{"line":%%d,"character":%%d},'
+                             '"end":{"line":%%d,"character":%%d}}}%s}' % ("," if i else "", _esc(names[i]), kinds[i], uri, cn))
+                parents.append(ptrs[i])
+            tail = ""
+        self.template = "[" + "".join(parts) + tail + "]"
+        self._text: str | None = None
+
+    def usable(self, doc: Document, hierarchical: bool) -> bool:
+        return (self.hierarchical == hierarchical and self.encoding == doc.encoding and self.uri == doc.uri
+                and self.edit_gen == doc.edit_gen and self.edit_pos <= len(doc.edits))
+
+    def update(self, doc: Document) -> bool:
+        """Follow the edits since (see the class docstring); False when they may have changed
+        a symbol (the caller rebuilds)."""
+        edits = doc.edits[self.edit_pos :]
+        self.edit_pos = len(doc.edits)
+        if not edits:
+            return True
+        if not self.incremental:
+            return False
+        t_s, t_e, plain = self.t_s, self.t_e, self.t_plain
+        for s, e, ins, rem in edits:
+            if ins is None or rem is None:
+                return False
+            j = bisect_right(t_s, s) - 1  # the last token starting at or before s
+            inside = j >= 0 and s < t_e[j] and t_s[j] < s
+            if inside:  # in a token: plain text within a string value only
+                if not (plain[j] and e < t_e[j] and _PLAIN.match(ins) and _PLAIN.match(rem)):
+                    return False
+            else:  # between tokens: whitespace only, and no token may end inside the range
+                if not (_JSON_WS.issuperset(ins) and _JSON_WS.issuperset(rem)):
+                    return False
+                k = bisect_right(t_s, e) - 1
+                if k >= 0 and t_s[k] < e < t_e[k]:
+                    return False
+            delta = len(ins) - (e - s)
+            if delta:
+                # starts at or after the edit move (text inserted right before a token pushes
+                # it); ends move only when after the edit's start
+                t_s = [o if o < s else o + delta for o in t_s]
+                t_e = [o if o <= s else o + delta for o in t_e]
+                self.s_off = [o if o < s else o + delta for o in self.s_off]
+                self.e_off = [o if o <= s else o + delta for o in self.e_off]
+        self.t_s, self.t_e = t_s, t_e
+        self._text = None
+        return True
+
+    def text(self, doc: Document) -> str:
+        if self._text is not None:
+            return self._text
+        if not self.n:
+            self._text = "[]"
+            return self._text
+        starts = doc._line_starts()
+        s_off, e_off = self.s_off, self.e_off
+        sl = [bisect_right(starts, o) - 1 for o in s_off]
+        el = [bisect_right(starts, o) - 1 for o in e_off]
+        sc = _cols(doc, starts, sl, s_off)
+        ec = _cols(doc, starts, el, e_off)
+        if self.hierarchical:
+            nums = [0] * (8 * self.n)
+            nums[0::8] = sl[0::2]
+            nums[1::8] = sc[0::2]
+            nums[2::8] = el[0::2]
+            nums[3::8] = ec[0::2]
+            nums[4::8] = sl[1::2]
+            nums[5::8] = sc[1::2]
+            nums[6::8] = el[1::2]
+            nums[7::8] = ec[1::2]
+        else:
+            nums = [0] * (4 * self.n)
+            nums[0::4] = sl[0::2]
+            nums[1::4] = sc[0::2]
+            nums[2::4] = el[0::2]
+            nums[3::4] = ec[0::2]
+        self._text = self.template % tuple(nums)
+        return self._text
+
+
+class _ByteOffsets:
+    """UTF-8 byte offsets of a document's text → code-point offsets (through the line table:
+    only non-ASCII lines are decoded)."""
+
+    def __init__(self, doc: Document):
+        self.text = doc.text
+        self.ascii = self.text.isascii()
+        if not self.ascii:
+            text = self.text
+            starts = self.starts = doc._line_starts()
+            ends = starts[1:] + [len(text)]
+            self.lines = [text[a:b] for a, b in zip(starts, ends)]
+            lens = [len(s.encode("utf-8")) for s in self.lines]
+            bst = [0] * len(lens)
+            acc = 0
+            for i, n in enumerate(lens):
+                bst[i] = acc
+                acc += n
+            self.bstarts = bst
+            self.line_ascii = [n == len(s) for n, s in zip(lens, self.lines)]
+
+    def cps(self, offs: list[int]) -> list[int]:
+        if self.ascii:
+            return list(offs)
         out = []
-        for key, knode, value, whole in members(node):
-            if budget[0] <= 0:
-                break
-            budget[0] -= 1
-            ptr = prefix + "/" + escape_token(key)
-            r = rng(whole.start_byte, whole.end_byte)
-            sel = rng(knode.start_byte, knode.end_byte) if knode is not None else r
-            children = walk(value, ptr) if value is not None else []
-            out.append((key or '""', int(_scalar_kind(value) if value is not None else types.SymbolKind.Null), r, sel, ptr, children))
+        bst, starts, asc, lines = self.bstarts, self.starts, self.line_ascii, self.lines
+        for b in offs:
+            r = bisect_right(bst, b) - 1
+            col = b - bst[r]
+            out.append(starts[r] + (col if asc[r] else len(lines[r].encode("utf-8")[:col].decode("utf-8", "ignore"))))
         return out
 
-    top = root
-    if kind == "json":
-        vals = [c for c in root.named_children if c.type != "comment"]
-        top = vals[0] if vals else None
-    else:
-        docs = [c for c in root.named_children if c.type == "document"]
-        top = docs[0].named_children[0] if docs and docs[0].named_children else None
-    return walk(top, "") if top is not None else []
+
+def pointer_symbols_json(doc: Document, hierarchical: bool) -> str:
+    """The JSON Pointer symbols of a JSON/YAML artifact as JSON text (``DocumentSymbol[]``, or
+    ``SymbolInformation[]`` with the parent pointer as container), kept in
+    ``doc._pointer_symbols`` (:class:`PointerSymbols`) and followed across safe edits."""
+    cache: PointerSymbols | None = getattr(doc, "_pointer_symbols", None)
+    if cache is None or not cache.usable(doc, hierarchical) or not cache.update(doc):
+        cache = PointerSymbols(doc, hierarchical)
+        doc._pointer_symbols = cache  # type: ignore[attr-defined]
+    return cache.text(doc)
 
 
 def envelope_symbols(doc: Document) -> list[dict]:
