@@ -93,7 +93,8 @@ def test_change_after_the_last_target_and_between_targets(page, ssrv, transport)
     wait_until(lambda: fr.evaluate("window.scrollY") == 1500)
     text, v = DOC, 1
     for old, new in (("end <b>", "end1 <b>"), ("end1 <b>", "end12 <b>"), ("between targets", "between the targets"),
-                     ("bold</b></footer>", "bolder</b></footer>"), ("end12 <b>", " <b>"), ("</footer>", " tail</footer>")):
+                     ("bold</b></footer>", "bolder</b></footer>"), ("end12 <b>", " <b>"), ("</footer>", " tail</footer>"),
+                     ("tail</footer>", "tail, it's \"quoted\"</footer>")):
         v += 1
         if v == 5:  # the connection drops (as a network failure would): resumes by Last-Event-ID
             ssrv.call(ssrv.hub.drop_viewers, KEY).result(5)
@@ -108,7 +109,7 @@ def test_change_after_the_last_target_and_between_targets(page, ssrv, transport)
         assert fr.evaluate("document.activeElement && document.activeElement.id") == "name"
     assert fr.evaluate("window.__inner") == "kept" and fr.evaluate("window.ran") == 1  # no reload, script not re-run
     # the page got each change as a preview:splice (the changed range), never a resync
-    assert page.evaluate("window.__gap.splices") == 6 and page.evaluate("window.__gap.errors") == []
+    assert page.evaluate("window.__gap.splices") == 7 and page.evaluate("window.__gap.errors") == []
     assert len(ssrv.hub.resumes) >= 1
     assert fr.locator("#foot").inner_text() == "tail" or "bolder" in fr.locator("#foot").inner_text()
     assert fr.locator("#mid").inner_text() == "between the targets"
@@ -185,7 +186,7 @@ def _random_doc(rng: random.Random, depth: int = 0, ids=None) -> str:
     return "".join(out)
 
 
-_TYPED = ["a", "b", " ", "1", "&", "é", "x", "\n", "&amp;", ";", "'", "<", ">", "/"]
+_TYPED = ["a", "b", " ", "1", "&", "é", "x", "\n", "&amp;", ";", "'", '"', "=", "<", ">", "/"]
 
 
 def _outside_positions(text: str) -> list[int]:
@@ -237,3 +238,23 @@ def test_random_changes_match_a_whole_document_parse(page, ssrv, seed):
         synced = same
     print(seed, sorted(modes.items()))
     assert checked >= 2, modes  # the segment path was exercised
+
+
+def test_a_quote_typed_in_an_attribute_value_that_holds_a_gt(page, ssrv):
+    """A ">" and a "<" inside a quoted attribute value look like a text run: typing there is
+    really typing in the attribute. A quote that keeps the attributes (a ' inside "…") may take
+    the segment path and must give a fresh parse's DOM; one that ends the value early (new
+    attribute names) must not take it."""
+    doc = ('<body><gap:target id="a"><p>a</p></gap:target><div><a id="l" title="x>yz<w">link</a> text'
+           '</div><gap:target id="b"><p>b</p></gap:target><p>more</p><gap:target id="c"><p>c</p></gap:target></body>')
+    fr = open_seg(page, ssrv, doc)
+    text = doc.replace("x>yz<w", "x>y'z<w")
+    pub(ssrv, 2, text)
+    r = rendered(page, 2)
+    assert r["mode"] == "segment"
+    assert same_as_fresh_parse(fr, text)
+    assert fr.evaluate("document.getElementById('l').title") == "x>y'z<w"
+    text = text.replace("x>y'z<w", 'x>y\'"z<w')  # the value ends at the new quote
+    pub(ssrv, 3, text)
+    r = rendered(page, 3)
+    assert r["mode"] != "segment" and r["why"] == "shape changed"

@@ -193,11 +193,11 @@
   // subtrees (the segment text may close elements that the first comment is in, e.g.
   // "</main><footer>…</footer></body></html>"). The segment's old text is parsed too and must
   // give exactly those nodes (isEqualNode): that checks that parsing the segment alone agrees with
-  // the document's parse here. The change itself cannot alter the tag structure (no < > " ' in
-  // it, and it sits between a ">" and a "<"), so the new text parses to the same shape with
-  // different text. Anything else — markers, comments, <head>, tables, SVG, a node the user or a
+  // the document's parse here. The change itself cannot alter the tag structure (no < or > in
+  // it, and it sits between a ">" and a "<"; the new text must parse to the same shape, see
+  // sameShape), so the document's parse of the new text differs only there too. Anything else — markers, comments, <head>, tables, SVG, a node the user or a
   // script changed — returns false and the caller morphs the whole document.
-  var SEG_TEXT = /[<>"']/;
+  var SEG_TEXT = /[<>]/;
   var SEG_BAD = /<[!?]|<(?:html|head|body|plaintext|frameset|template)\b|<\/(?:head|template|frameset)\b|<\/?gap:target\b/i;
   var BODY_START = /<body\b[^>]*>/ig;
   var HEADISH = /<(?:html|head|body|meta|title|link|style|script|base|noscript|template|basefont|bgsound)\b/i;
@@ -286,6 +286,23 @@
   }
   var segWhy = "";  // why the last change did not take the segment path (tests, bench)
   function no(why) { segWhy = why; return false; }
+  // the same elements, nested the same way, with the same attribute names (text, text nodes and
+  // attribute values may differ): a quote typed where the text run was really an attribute value (a ">"
+  // inside quotes before it) cannot then have moved where a tag ends
+  function notText(n) { return n.nodeType !== 3; }
+  function sameShape(xs, ys) {
+    xs = Array.prototype.filter.call(xs, notText); ys = Array.prototype.filter.call(ys, notText);
+    if (xs.length !== ys.length) return false;
+    for (var i = 0; i < xs.length; i++) {
+      var x = xs[i], y = ys[i];
+      if (x.nodeType !== y.nodeType) return false;
+      if (x.nodeType !== 1) continue;
+      if (x.nodeName !== y.nodeName || x.attributes.length !== y.attributes.length) return false;
+      for (var k = 0; k < x.attributes.length; k++) if (x.attributes[k].name !== y.attributes[k].name) return false;
+      if (!sameShape(x.childNodes, y.childNodes)) return false;
+    }
+    return true;
+  }
   function segment(old, p, e, text) {
     segWhy = "";
     if (!document.body || SEG_TEXT.test(text) || SEG_TEXT.test(old.slice(p, e)) || p === 0) return no("markup in the change");
@@ -316,6 +333,7 @@
     if (was.length !== live.length) return no("segment parses differently");
     for (var k = 0; k < live.length; k++) if (!live[k].isEqualNode(was[k])) return no("segment parses differently");
     var fresh = parseSegment(segNew);
+    if (!sameShape(was, fresh)) return no("shape changed");
     var ol = was.length, nl = fresh.length, i = 0, j = 0;
     while (i < ol && i < nl && was[i].isEqualNode(fresh[i])) i++;
     while (j < ol - i && j < nl - i && was[ol - 1 - j].isEqualNode(fresh[nl - 1 - j])) j++;
