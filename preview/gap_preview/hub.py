@@ -134,6 +134,8 @@ class Doc:
         self.complete: Item | None = None
         self.cursor: str | None = None
         self.cursor_gen = 0
+        self.status: str | None = None  # a one-line note from the editor side (e.g. LLM accounting)
+        self.status_gen = 0
         self._snap: Item | None = None
         self._raw: tuple[str, Index] | None = None
         self.subscribers = 0
@@ -200,6 +202,9 @@ class Doc:
     def cursor_item(self) -> Item:
         return Item("preview:cursor", _dumps({"target": self.cursor, "artifact_id": self.key}))
 
+    def status_item(self) -> Item:
+        return Item("preview:status", _dumps({"text": self.status, "artifact_id": self.key}))
+
 
 def _error(code: str, message: str, key: str, fatal: bool = False) -> Item:
     return Item("gap:error", _dumps({"code": code, "message": message, "fatal": fatal, "artifact_id": key}))
@@ -220,6 +225,7 @@ class Hub:
         self._pending: dict[str, tuple] = {}
         self._seq_base: dict[str, int] = {}
         self._cursor: dict[str, int | None] = {}
+        self._status: dict[str, str | None] = {}
         self._scheduled = False
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
@@ -272,6 +278,12 @@ class Hub:
             self._cursor[key] = offset
         self._kick()
 
+    def submit_status(self, key: str, text: str | None) -> None:
+        """Thread-safe: show ``text`` (one line; None clears it) in the page's bar."""
+        with self._lock:
+            self._status[key] = text
+        self._kick()
+
     # -- the flusher -------------------------------------------------------------------------
     async def _flusher(self) -> None:
         assert self._wake is not None
@@ -281,6 +293,7 @@ class Hub:
             with self._lock:
                 pending, self._pending = self._pending, {}
                 cursors, self._cursor = self._cursor, {}
+                statuses, self._status = self._status, {}
                 self._scheduled = False
             done = set()
             for key, op in pending.items():
@@ -297,6 +310,12 @@ class Hub:
                     self._set_cursor(key, offset)
                 except Exception:
                     log.exception("preview: cursor of %r failed", key)
+            for key, text in statuses.items():
+                doc = self.docs.get(key)
+                if doc is not None and text != doc.status:
+                    doc.status = None if text is None else str(text).splitlines()[0][:300] if str(text) else ""
+                    doc.status_gen += 1
+                    doc.notify()
             if self.after_flush is not None and done:
                 self.after_flush(done)
 
@@ -449,6 +468,7 @@ class Hub:
                 else:
                     pos = n
             cursor_gen = 0 if doc.cursor is not None else doc.cursor_gen
+            status_gen = 0 if doc.status is not None else doc.status_gen
             while not self.closing and doc.drop_gen == drop_gen:
                 ev = doc.changed
                 if doc.seq > pos:
@@ -464,6 +484,10 @@ class Hub:
                 if cursor_gen != doc.cursor_gen:
                     cursor_gen = doc.cursor_gen
                     yield doc.cursor_item()
+                    continue
+                if status_gen != doc.status_gen:
+                    status_gen = doc.status_gen
+                    yield doc.status_item()
                     continue
                 if doc.complete is not None:
                     yield doc.complete

@@ -55,6 +55,7 @@ def shell_page(nonce: str, config: dict) -> str:
   <span id="gap-version"></span>
   <label title="clicking an element moves the editor to its target"><input type="checkbox" id="gap-reveal" checked> click → source</label>
   <label title="scroll to the target under the editor's cursor"><input type="checkbox" id="gap-follow" checked> follow</label>
+  <span id="gap-note" hidden></span>
   <span id="gap-status" data-state="connecting">connecting</span>
 </div>
 <div id="gap-main"><div id="gap-frame"></div><div id="gap-empty" hidden></div></div>

@@ -203,6 +203,12 @@ class PreviewServer:
         viewers outline the innermost target there. ``None`` clears the outline."""
         self.hub.submit_cursor(key, offset)
 
+    def set_status(self, key: str, text: str | None) -> None:
+        """Show one line of ``text`` in the bar of the pages viewing ``key`` (None clears it) —
+        e.g. what the last model edit cost against a full regeneration. Thread-safe; carried
+        to viewers as a ``preview:status`` event ``{"text", "artifact_id"}``."""
+        self.hub.submit_status(key, text)
+
     def close_document(self, key: str) -> None:
         """The document closed: viewers receive ``gap:complete`` (reason ``closed``)."""
         self.hub.submit_close(key, "closed")

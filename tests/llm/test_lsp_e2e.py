@@ -4,6 +4,7 @@ code actions, progress and cancel — against the fake OpenAI-compatible server.
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -191,3 +192,31 @@ async def test_synthesize_without_uri_creates_a_file(client: LanguageClient):
     assert res["created"] and res["uri"].startswith(LOG_DIR.as_uri())
     path = Path(res["uri"].removeprefix("file://"))
     assert path.read_text("utf-8") == R.SYNTH_HTML and path.suffix == ".html"
+
+
+async def test_accounting_reaches_the_preview_status_bar(client: LanguageClient):
+    """Issue 6: each edit's accounting shows in the command result, a log line, and the
+    preview's status bar (a ``preview:status`` event on the page's stream)."""
+    from urllib.parse import parse_qs, urlparse
+
+    import httpx
+
+    await _settle(client)
+    ed = client.editor
+    ed.open(URI, R.DASHBOARD)
+    url = await ed.command("gap.previewUrl", URI)
+    u = urlparse(url)
+    q = parse_qs(u.query)
+    res = await ed.command("gap.editWithInstruction", URI, R.REVENUE_INSTRUCTION)
+    assert res["applied"]
+    note = None
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{u.port}", timeout=10) as http:
+        async with http.stream("GET", "/events", params={"doc": q["doc"][0], "token": q["token"][0]}) as r:
+            event = None
+            async for line in r.aiter_lines():
+                if line.startswith("event:"):
+                    event = line.split(":", 1)[1].strip()
+                elif line.startswith("data:") and event == "preview:status":
+                    note = json.loads(line[5:])["text"]
+                    break
+    assert note and "tokens" in note

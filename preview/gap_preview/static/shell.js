@@ -41,6 +41,14 @@
   window.__gap = { rendered: [], events: 0, errors: [], lastEventId: null, transport: cfg.transport || "sse", state: state };
 
   function setStatus(s) { statusEl.textContent = s; statusEl.dataset.state = s; }
+  // a one-line note from the editor side (e.g. what the last model edit cost); text only
+  function showNote(t) {
+    var el = document.getElementById("gap-note");
+    if (!el) return;
+    el.textContent = t || "";
+    el.hidden = !t;
+    el.title = t || "";
+  }
 
   // -- GAP: splice a target's content in the view by its canonical markers ------------------
   var MARK = /<(\/?)gap:target\b[^>]*>/g;
@@ -263,6 +271,7 @@
     if (name === "gap:envelope") onEnvelope(JSON.parse(data));
     else if (name === "preview:splice") onSplice(JSON.parse(data), id, prevId);
     else if (name === "preview:cursor") { state.cursor = JSON.parse(data).target; sendCursor(); }
+    else if (name === "preview:status") { showNote(JSON.parse(data).text); }
     else if (name === "gap:error") {
       var err = JSON.parse(data); window.__gap.errors.push(err.code);
       if (err.fatal) { setStatus("error"); disconnect(); }
@@ -290,7 +299,7 @@
     es = new EventSource("/events?" + q({ last_event_id: state.lastId, splice: 1 }));
     es.onopen = function () { setStatus("live"); };
     es.onerror = function () { if (!state.closed) setStatus("reconnecting"); };
-    ["gap:envelope", "preview:splice", "gap:error", "gap:heartbeat", "gap:complete", "preview:cursor"].forEach(function (n) {
+    ["gap:envelope", "preview:splice", "gap:error", "gap:heartbeat", "gap:complete", "preview:cursor", "preview:status"].forEach(function (n) {
       es.addEventListener(n, function (e) { handle(n, e.data, n === "gap:envelope" || n === "preview:splice" ? e.lastEventId : null); });
     });
   }
