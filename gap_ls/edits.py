@@ -222,7 +222,7 @@ async def apply_envelope(ls, uri: str, envelope: Any, *, lenient: bool = True, l
     text = _envelope_text(envelope)
     try:
         if lenient:
-            ing = ingest(text, artifact=artifact)
+            ing = ingest(text, artifact=artifact, repair_markers=True)
             env, repairs = ing.envelope, list(ing.repairs)
         else:
             env, repairs = parse_envelope(text), []

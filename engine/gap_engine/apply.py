@@ -11,11 +11,13 @@ text edits without diffing.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Callable
 
 import attrs
 
 from .errors import INVALID_CONTENT, INVALID_ENVELOPE, TARGET_NOT_FOUND, VERSION_CONFLICT, GapError
+from . import markers as _markers
 from .markers import Index, joins_marker
 from .model import PROTOCOL, Artifact, EditOperation, Envelope, HandleContent, _new_artifact, _new_envelope, _new_handle_content
 
@@ -78,6 +80,23 @@ def make_handle(
         artifact.index().infos,
     )
     return _new_envelope(PROTOCOL, artifact.id, artifact.version, "handle", m, (item,))
+
+
+def _handle(artifact: Artifact, body: str, idx: Index, count_tokens: TokenCounter | None) -> Envelope:
+    """:func:`make_handle` on the apply hot path (no content, no extra meta)."""
+    state = artifact.state
+    m = {"format": artifact.format} if state is None else {"format": artifact.format, "state": state}
+    if count_tokens is estimate_tokens:
+        tokens = -(-len(body) // 4)
+    else:
+        tokens = count_tokens(body) if count_tokens is not None else None
+    infos = idx._infos
+    if infos is None:
+        infos = idx.infos
+    ident = artifact.id
+    version = artifact.version
+    item = _new_handle_content(ident, version, tokens, state, None, infos)
+    return _new_envelope(PROTOCOL, ident, version, "handle", m, (item,))
 
 
 class _SpliceLog:
@@ -191,13 +210,18 @@ def _apply_id_op(i: int, op: EditOperation, body: str, idx: Index, artifact_id: 
     new_body = body[:s] + text + body[e:]
     new_idx = idx.splice(s, e, text, new_body)
     if new_idx.problems and len(new_idx.problems) > len(idx.problems):
-        old = {(p.kind, p.id) for p in idx.problems}
-        p = next((p for p in new_idx.problems if (p.kind, p.id) not in old), new_idx.problems[0])
-        msg = f"{_op_label(i, op)}: the result has malformed markers ({p.kind}: {p.message})"
-        if strict:
-            raise GapError(INVALID_CONTENT, msg, artifact_id=artifact_id, op_index=i)
-        warnings.append(msg)
+        _malformed(i, op, idx, new_idx, artifact_id, strict, warnings)
     return s, e, text, new_body, new_idx
+
+
+def _malformed(i: int, op: EditOperation, idx: Index, new_idx: Index, artifact_id: str, strict: bool, warnings: list) -> None:
+    """Operation ``i`` left more marker problems than there were: refuse it (strict) or warn."""
+    old = {(p.kind, p.id) for p in idx.problems}
+    p = next((p for p in new_idx.problems if (p.kind, p.id) not in old), new_idx.problems[0])
+    msg = f"{_op_label(i, op)}: the result has malformed markers ({p.kind}: {p.message})"
+    if strict:
+        raise GapError(INVALID_CONTENT, msg, artifact_id=artifact_id, op_index=i)
+    warnings.append(msg)
 
 
 def apply_with_splices(
@@ -232,15 +256,83 @@ def apply_with_splices(
     return ApplyResult(new, handle, tuple([Splice(a, b, t) for a, b, t in splices]), tuple(warnings))
 
 
-def _plain_batch(body: str, idx: Index, ops):
-    """The fast path of an edit: id operations writing no marker and erasing none. Applying
-    them in order then equals one pass of splices computed on the input: each target's content is edited on its own (several operations on one target are
-    composed: inserts stack at the start / end of the content, a replace or delete resets it).
+def _one_id_op(body: str, idx: Index, op):
+    """:func:`_id_batch` for the most common envelope: one operation on an id target.
+
+    Text joined with its surroundings must not form a marker. Every edit point is the start
+    or the end of a well-formed target's content, and the index says that no marker spans it
+    in the input: a marker across an edge of the inserted text therefore begins at most 11
+    characters before that edge ("<gap:target" or "</gap:target" cut by it: a whole one
+    before it, with no ">" up to the edit point, would already have been a marker ending at
+    the target's closing ">"), or anywhere in the text when the text spells "gap:target".
+    Only then is :func:`joins_marker` consulted. Content starts follow a ">" (the opening
+    marker's), so nothing spans them from before."""
+    t = op.target
+    if t.type != "id":
+        return None
+    rec = idx._recs.get(t.value)
+    if rec is None:
+        return None  # the general path reports target_not_found
+    if rec[9] == len(idx._deltas):
+        cs = rec[4]
+        ce = rec[5]
+    else:
+        _, cs, ce, _ = idx._resolve(rec)
+    kind = op.op
+    text = op.content
+    if kind == "replace":
+        s = cs
+        e = ce
+    elif kind == "insert_after":
+        s = e = ce
+    elif kind == "insert_before":
+        s = e = cs
+    elif kind == "delete":
+        s = cs
+        e = ce
+        text = ""
+    else:
+        return None
+    if text is None:
+        return None
+    n = len(text)
+    new_body = body[:s] + text + body[e:]
+    marked = "gap:target" in text
+    # text joined with its surroundings must not form a marker (see the docstring)
+    if (body[s - 1] != ">" and "<" in body[s - 11 : s] and joins_marker(new_body, s)) or (
+        n and text[-1] != ">" and (marked or "<" in text[-11:]) and joins_marker(new_body, s + n)
+    ):
+        return None
+    d = n - (e - s)
+    if marked or (s < e and body.find("gap:target", s, e) >= 0):
+        new_idx = idx._edit_pieces(((s, e, text, rec, True),), (t.value,), True)
+        if new_idx is None:
+            return None
+        if new_idx is False:  # the text is malformed on its own: what splice would do
+            new_idx = _markers.scan(new_body)
+    elif d:
+        new_idx = idx._shifted(((s, d),))
+    else:
+        new_idx = idx
+    return new_body, new_idx, ((s, e, text),) if (n or s != e) else ()
+
+
+def _id_batch(body: str, idx: Index, ops):
+    """The fast path of an edit: id operations applied as one pass of splices computed on the
+    input, with one derivation of the index. Applying the operations in order gives the same
+    when each target's content is edited on its own: several operations on one target are
+    composed (inserts stack at the start / end of the content, a replace or delete resets
+    it); an operation may add or remove markers when it is the only one on its target, its
+    text is well-formed on its own, and no other operation addresses what it adds or
+    removes (see :meth:`Index._edit_pieces`).
     Returns ``(new body, new index, splices)`` or None when the general path is needed (which
     also reports every error with the right operation index)."""
+    if len(ops) == 1:
+        return _one_id_op(body, idx, ops[0])
     recs = idx._recs
     n_deltas = len(idx._deltas)
-    entries: dict = {}  # id → [os, oe, cs, ce, replaced, content, before, after]
+    # id → [rec, cs, ce, replaced, content, before, after, n ops, marked text, marked old content]
+    entries: dict = {}
     for op in ops:
         t = op.target
         if t.type != "id":
@@ -248,84 +340,106 @@ def _plain_batch(body: str, idx: Index, ops):
         tid = t.value
         kind = op.op
         text = "" if kind == "delete" else op.content
-        if text is None or "gap:target" in text:
+        if text is None:
             return None
+        marked = "gap:target" in text
         ent = entries.get(tid)
         if ent is None:
             rec = recs.get(tid)
             if rec is None:
                 return None
             if rec[9] == n_deltas:
-                os, cs, ce, oe = rec[3], rec[4], rec[5], rec[6]
+                cs, ce = rec[4], rec[5]
             else:
-                os, cs, ce, oe = idx._resolve(rec)
-            ent = entries[tid] = [os, oe, cs, ce, False, None, "", ""]
-        if kind == "replace" or kind == "delete":
-            if not ent[4]:
-                cs, ce = ent[2], ent[3]
-                if ce > cs and body.find("gap:target", cs, ce) >= 0:
-                    return None
-                ent[4] = True
-            ent[5] = text
-        elif kind == "insert_before":
-            if ent[4]:
-                ent[5] = text + ent[5]
-            else:
-                ent[6] = text + ent[6]
-        elif kind == "insert_after":
-            if ent[4]:
-                ent[5] = ent[5] + text
-            else:
-                ent[7] = ent[7] + text
+                _, cs, ce, _ = idx._resolve(rec)
+            ent = entries[tid] = [rec, cs, ce, False, None, "", "", 1, marked, False]
         else:
-            return None
-        if len(ops) > 1:
-            # the intermediate content must not spell a marker either (it would change what
-            # later operations address): look at the written texts and their edges
-            cs, ce = ent[2], ent[3]
-            if ent[4]:
-                if "gap:target" in ent[5]:
+            if marked or ent[8]:
+                return None  # several operations on one target: plain texts only
+            # this operation must address the content the earlier ones left: that content
+            # must not spell a marker either (look at the written texts and their edges)
+            cs, ce = ent[1], ent[2]
+            if ent[3]:
+                if "gap:target" in ent[4]:
                     return None
             elif (
-                "gap:target" in ent[6] + body[cs : min(ce, cs + 10)]
-                or "gap:target" in body[max(cs, ce - 10) : ce] + ent[7]
-                or (cs == ce and "gap:target" in ent[6] + ent[7])
+                "gap:target" in ent[5] + body[cs : min(ce, cs + 10)]
+                or "gap:target" in body[max(cs, ce - 10) : ce] + ent[6]
+                or (cs == ce and "gap:target" in ent[5] + ent[6])
             ):
                 return None
-    # Targets may nest: a replaced or deleted content holds no marker (checked above), so only
-    # inserts can touch an ancestor, at its content's edges — outside every descendant's region.
-    # All edit points are therefore distinct and independent.
-    items = []
-    for os, oe, cs, ce, replaced, content, before, after in entries.values():
-        if replaced:
-            pieces = ((cs, ce, content),)
-        elif cs == ce:
-            pieces = ((cs, cs, before + after),) if before or after else ()
+            ent[7] += 1
+        if kind == "replace" or kind == "delete":
+            if not ent[3]:
+                cs, ce = ent[1], ent[2]
+                if ce > cs and body.find("gap:target", cs, ce) >= 0:
+                    ent[9] = True
+                ent[3] = True
+            ent[4] = text
+        elif kind == "insert_before":
+            if ent[3]:
+                ent[4] = text + ent[4]
+            else:
+                ent[5] = text + ent[5]
+        elif kind == "insert_after":
+            if ent[3]:
+                ent[4] = ent[4] + text
+            else:
+                ent[6] = ent[6] + text
         else:
-            pieces = tuple(p for p in ((cs, cs, before), (ce, ce, after)) if p[2])
-        for piece in pieces:
-            items.append((os, oe) + piece)
-    if len(items) > 1:
-        items.sort(key=lambda it: (it[2], it[3]))
+            return None
+    # Targets may nest. Pieces that replace a content holding markers remove its targets (no
+    # other operation may address them); inserts touch an ancestor only at its content's edges,
+    # outside every descendant's region. All edit points are therefore distinct and independent.
+    pieces = []
+    any_marked = False
+    for rec, cs, ce, replaced, content, before, after, n_ops, m_text, m_old in entries.values():
+        if n_ops > 1 and "gap:target" in (content if replaced else before + after):
+            return None  # composed texts that spell a marker
+        marked = m_text or m_old
+        any_marked = any_marked or marked
+        if replaced:
+            pieces.append((cs, ce, content, rec, marked))
+        elif cs == ce:
+            if before or after:
+                pieces.append((cs, cs, before + after, rec, marked))
+        else:
+            if before:
+                pieces.append((cs, cs, before, rec, marked))
+            if after:
+                pieces.append((ce, ce, after, rec, marked))
+    if len(pieces) > 1:
+        pieces.sort(key=_PIECE_KEY)
     parts = []
     pos = 0
     growth = 0
-    edges = []
-    for _, _, s, e, text in items:
+    for s, e, text, _, _ in pieces:
+        if s < pos:
+            return None  # overlapping pieces: a target inside a replaced one (the general path decides)
         parts.append(body[pos:s])
         parts.append(text)
         pos = e
-        edges.append(s + growth)
-        growth += len(text) - (e - s)
-        edges.append(s + growth + (e - s))
     parts.append(body[pos:])
-    new_body = parts[0] + parts[1] + parts[2] if len(parts) == 3 else "".join(parts)
-    for p in edges:  # text joined with its surroundings must not form a marker
-        if joins_marker(new_body, p):
+    new_body = "".join(parts)
+    for s, e, text, _, _ in pieces:  # text joined with its surroundings: see _one_id_op
+        p = s + growth
+        n = len(text)
+        if (body[s - 1] != ">" and "<" in body[s - 11 : s] and joins_marker(new_body, p)) or (
+            n and text[-1] != ">" and ("<" in text[-11:] or "gap:target" in text) and joins_marker(new_body, p + n)
+        ):
             return None
-    new_idx = idx._shifted([(s, len(text) - (e - s)) for _, _, s, e, text in reversed(items)])
-    splices = tuple([(s, e, text) for _, _, s, e, text in items if s != e or text])
+        growth += n - (e - s)
+    if any_marked:
+        new_idx = idx._edit_pieces(pieces, entries)
+        if new_idx is None or new_idx is False:
+            return None
+    else:
+        new_idx = idx._shifted([(s, len(text) - (e - s)) for s, e, text, _, _ in reversed(pieces)])
+    splices = tuple([(s, e, text) for s, e, text, _, _ in pieces if s != e or text])
     return new_body, new_idx, splices
+
+
+_PIECE_KEY = itemgetter(0, 1)
 
 
 def _apply(artifact, envelope, count_tokens, strict_markers):
@@ -364,15 +478,21 @@ def _apply(artifact, envelope, count_tokens, strict_markers):
             artifact_id=artifact.id,
         )
     body = artifact.body
-    idx = artifact.index()
+    idx = artifact._index
+    if idx is None:
+        idx = artifact.index()
     ops = envelope.content
-    fast = _plain_batch(body, idx, ops) if ops else None
+    n_ops = len(ops)
+    fast = (_one_id_op(body, idx, ops[0]) if n_ops == 1 else _id_batch(body, idx, ops)) if n_ops else None
     if fast is not None:
-        body, idx, splices = fast
-        new = _new_artifact(artifact.id, envelope.version, artifact.format, body, artifact.state, idx)
-        return new, make_handle(new, count_tokens=count_tokens), splices, []
+        body, new_idx, splices = fast
+        warnings: list[str] = []
+        if n_ops == 1 and len(new_idx.problems) > len(idx.problems):  # it duplicated an id
+            _malformed(0, ops[0], idx, new_idx, artifact.id, strict_markers, warnings)
+        new = _new_artifact(artifact.id, envelope.version, artifact.format, body, artifact.state, new_idx)
+        return new, _handle(new, body, new_idx, count_tokens), splices, warnings
     log = _SpliceLog() if len(ops) > 1 else None
-    warnings: list[str] = []
+    warnings = []
     fmt = artifact.format
     s = e = 0
     text = ""
@@ -394,7 +514,7 @@ def _apply(artifact, envelope, count_tokens, strict_markers):
     else:
         splices = ()
     new = _new_artifact(artifact.id, envelope.version, fmt, body, artifact.state, idx)
-    return new, make_handle(new, count_tokens=count_tokens), splices, warnings
+    return new, _handle(new, body, idx, count_tokens), splices, warnings
 
 
 def apply(artifact: Artifact | None, envelope: Envelope) -> tuple[Artifact, Envelope]:

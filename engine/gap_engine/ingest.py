@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from .errors import INVALID_ENVELOPE, GapError
+from .markers import scan
 from .model import NAMES, OPS, PROTOCOL, Artifact, Envelope, envelope_from_data
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+.-]*)[^\n]*\n(.*?)(?:\n[ \t]*```|\Z)", re.S)
@@ -208,11 +209,42 @@ def _normalize_op(op: Any, i: int, fmt: str, repairs: list[str]) -> Any:
     return op
 
 
+#: The repair :func:`ingest` lists when ``repair_markers=True`` unwraps a replacement.
+OWN_MARKER_REPAIR = "removed the target's own marker that the content repeated"
+
+
+def unwrap_own_marker(content: str, target_id: str) -> str | None:
+    """The replacement ``content`` of target ``target_id`` without the target's own marker,
+    when the content is exactly one region marked with that id (optional whitespace around
+    it): ``<gap:target id="X" …>inner</gap:target>`` → ``inner``, the whitespace around kept.
+    None when that is not unambiguously the case: another id, text or markers outside the
+    region, or malformed markers in the content (unbalanced, a repeated id…).
+
+    A common model mistake: since markers never move (GAP §4.2), applying such content as
+    written nests a second marker with the same id inside the target (a ``duplicate_id``).
+    """
+    if "gap:target" not in content:
+        return None
+    stripped = content.strip()
+    if not stripped.startswith("<gap:target") or not stripped.endswith("</gap:target>"):
+        return None
+    idx = scan(content)
+    if idx.problems or not len(idx):
+        return None
+    first = next(idx.spans())
+    lead = len(content) - len(content.lstrip())
+    tail = len(content.rstrip())
+    if first.id != target_id or first.start != lead or first.end != tail:
+        return None
+    return content[:lead] + content[first.content_start : first.content_end] + content[tail:]
+
+
 def ingest(
     text: str | bytes | dict | list,
     *,
     artifact: Artifact | None = None,
     format: str | None = None,
+    repair_markers: bool = False,
 ) -> Ingested:
     """Accept an envelope as a model wrote it and return a valid one plus the repairs made.
 
@@ -223,6 +255,13 @@ def ingest(
     addressed to it: ``id`` becomes ``artifact.id``, an edit's ``version`` becomes
     ``artifact.version + 1``, and a missing format is the artifact's. Repairs of the id and
     version are listed too.
+
+    ``repair_markers=True`` (opt-in; off by default, so recorded runs replay as recorded)
+    also repairs a ``replace`` on id ``X`` whose content re-emits the target's own marker —
+    exactly ``<gap:target id="X" …>…</gap:target>`` with optional whitespace around it —
+    by keeping only what that marker wraps (see :func:`unwrap_own_marker`); the repair is
+    listed as ``content[i]: removed the target's own marker that the content repeated``.
+    Content that is not unambiguously such a wrapper is left as written.
 
     Raises:
         GapError: ``invalid_envelope`` when no envelope can be recovered (no JSON, an unknown
@@ -315,6 +354,19 @@ def ingest(
         for i, op in enumerate(data["content"]):
             if isinstance(op, dict) and isinstance(op.get("op"), str) and op["op"] not in OPS:
                 raise GapError(INVALID_ENVELOPE, f"content[{i}].op: {op['op']!r} is not one of {', '.join(OPS)}", op_index=i)
+            if repair_markers and isinstance(op, dict) and op.get("op") == "replace":
+                target = op.get("target")
+                content_i = op.get("content")
+                if (
+                    isinstance(target, dict)
+                    and target.get("type") == "id"
+                    and isinstance(target.get("value"), str)
+                    and isinstance(content_i, str)
+                ):
+                    inner = unwrap_own_marker(content_i, target["value"])
+                    if inner is not None:
+                        op["content"] = inner
+                        repairs.append(f"content[{i}]: {OWN_MARKER_REPAIR}")
 
     if artifact is not None:
         if data.get("id") != artifact.id:

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import gc
 import re
+from bisect import bisect_left
+from itertools import chain
+from operator import itemgetter
 from typing import Iterable, Iterator
 
 import attrs
@@ -26,6 +29,8 @@ _MARKER = re.compile(r"<(/?)gap:target\b([^>]*)>")
 _MARKER_FAST = re.compile(r"<(/?)gap:target\b((?:\s+id\s*=\s*\"([^\">]*)\")?([^>]*))>")
 _ID_ONLY = re.compile(r"\s+id\s*=\s*\"([^\"]*)\"\s*\Z")
 _ATTR = re.compile(r"([A-Za-z_:][-\w:.]*)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
+
+_OS_KEY = itemgetter(3)  # a record's opening start (valid when no shift is pending)
 
 #: Above this many pending shifts, an index resolves every record once and starts afresh.
 _MAX_PENDING = 32
@@ -248,6 +253,10 @@ def _joins_marker(body: str, pos: int) -> bool:
                 return True
         lt = body.rfind("<", 0, lt)
     return False
+
+
+def _problem_start(p: MarkerProblem) -> int:
+    return p.start
 
 
 def _shift_problem(p: MarkerProblem, d: int) -> MarkerProblem:
@@ -508,8 +517,146 @@ class Index:
                 out.append(_shift_problem(p, t) if t else p)
             problems = tuple(out)
         idx = Index(self._recs, self._order, deltas, problems, self._others, self._dups)
-        idx._infos = self.infos
+        idx._infos = self._infos if self._infos is not None else self.infos
         if len(deltas) > _MAX_PENDING:
+            idx = idx.compacted()
+        return idx
+
+    def _edit_pieces(self, pieces, targeted, single: bool = False) -> "Index | None | bool":
+        """This index after independent edits of target contents, some of which add or remove
+        markers (internal fast path of apply), or None when the edits are not simple enough
+        (the caller then applies them one by one through :meth:`splice`).
+
+        ``pieces`` are ``(start, end, text, rec, marked)`` in document order, non-overlapping,
+        in the coordinates of this index's body: ``[start, end)`` lies within the content of
+        the target whose record is ``rec``; ``marked`` says whether the text or the replaced
+        range holds ``gap:target`` at all. The pieces are applied from last to first, so each
+        one's coordinates stay valid; one pending shift is recorded per piece. ``targeted`` is
+        a container of the ids the envelope addresses: none of them may be removed.
+        ``single`` says that the pieces come from one operation (one piece).
+
+        Returns None unless every piece's text is well-formed on its own (balanced, unique
+        ids), every new id is new to the body (or re-declares an id that the same piece
+        removes; for a single operation, an id used by an earlier marker makes the new marker a
+        ``duplicate_id``, as :meth:`splice` does), no removed or re-declared id is ambiguous
+        (duplicated, unclosed…), and no marker problem or non-addressable marker is involved.
+        Text joined with its surroundings is the caller's check. The result equals
+        ``scan(new_body)``. False (rather than None) says that a piece's text is malformed on
+        its own: any incremental derivation would rescan the new body.
+        """
+        order = self._order
+        deltas = self._deltas
+        nd = len(deltas)
+        m = len(pieces)
+        recs = self._recs
+        others = self._others
+        dups = self._dups
+        problems = self.problems
+        infos = self._infos if self._infos is not None else self.infos
+        key = _OS_KEY if not nd else self._os
+        other_pos = [(self._resolve(r), r[_ID]) for r in others] if others else ()
+        other_ids = {r[_ID] for r in others} if others else ()
+        new_dups: list = []
+        seg_order: list = []
+        seg_infos: list = []
+        removed_all: list = []
+        new_all: list = []
+        prev = 0
+        for i, (s, e, text, rec, marked) in enumerate(pieces):
+            if not marked:
+                continue
+            if problems:
+                for p in problems:
+                    if (p.start < e and s < p.end) if s < e else (p.start < s < p.end):
+                        return None  # a malformed marker inside the range, or cut by it
+            if other_pos:
+                t_os = rec[_OS] if rec[_EP] == nd else self._resolve(rec)[0]
+                for (o_os, o_cs, o_ce, o_oe), o_id in other_pos:
+                    if o_os < s:
+                        if o_oe < 0 or o_oe > s:  # open at s: it must not be a closer container
+                            if s < o_cs or (o_oe >= 0 and e > o_ce) or o_os > t_os:
+                                return None
+                    elif o_os < e:
+                        return None  # a non-addressable marker would be removed
+            j = bisect_left(order, s, prev, key=key)
+            k = bisect_left(order, e, j, key=key) if s < e else j
+            removed = order[j:k]
+            if removed:
+                removed_ids = {r[_ID] for r in removed}
+                if not removed_ids.isdisjoint(targeted) or (dups and not removed_ids.isdisjoint(dups)):
+                    return None
+                removed_all.extend(removed)
+            else:
+                removed_ids = ()
+            if "gap:target" in text:
+                new_list, new_problems, _ = _scan_raw(text, s, nd + m - i, rec[_ID], rec[_DEP] + 1)
+                if new_problems:
+                    return False  # malformed on its own: splice would rescan the whole body too
+                for r in new_list:
+                    rid = r[_ID]
+                    if other_ids and rid in other_ids:
+                        return None  # an id already duplicated or unclosed
+                    if rid in recs and rid not in removed_ids:
+                        # an id already in use: for a single operation, a marker after an
+                        # earlier one is a duplicate (the earlier one stays the target), as
+                        # splice does
+                        if not single or self._os(recs[rid]) >= s:
+                            return None  # several operations, or the new marker would take over
+                        r[_KIND] = 1
+                        new_dups.append(r)
+                if new_dups:
+                    new_list = [r for r in new_list if not r[_KIND]]
+                if new_all and new_list and not {r[_ID] for r in new_all}.isdisjoint([r[_ID] for r in new_list]):
+                    return None
+                new_all.extend(new_list)
+            else:
+                new_list = ()
+            if removed or new_list:
+                seg_order.append(order[prev:j])
+                seg_order.append(new_list)
+                seg_infos.append(infos[prev:j])
+                seg_infos.append([_rec_info(r) for r in new_list])
+                prev = k
+        new_deltas = deltas + tuple([(s, len(text) - (e - s)) for s, e, text, _, _ in reversed(pieces)])
+        if problems:
+            out = []
+            for p in problems:
+                t = 0
+                ps = p.start
+                for s, d in new_deltas[nd:]:
+                    if ps >= s:
+                        ps += d
+                        t += d
+                out.append(_shift_problem(p, t) if t else p)
+            problems = tuple(out)
+        if new_dups:  # (single: one piece, so their offsets are final)
+            others = others + tuple(new_dups)
+            dups = dups | {r[_ID] for r in new_dups}
+            added = tuple(
+                [MarkerProblem("duplicate_id", f"target id {r[_ID]!r} is already used earlier", r[_OS], r[_CS], r[_ID]) for r in new_dups]
+            )
+            problems = tuple(sorted(problems + added, key=_problem_start))
+        if seg_order:
+            if len(seg_order) == 2:
+                new_order = seg_order[0] + tuple(seg_order[1]) + order[prev:]
+                new_infos = seg_infos[0] + tuple(seg_infos[1]) + infos[prev:]
+            else:
+                seg_order.append(order[prev:])
+                seg_infos.append(infos[prev:])
+                new_order = tuple(chain.from_iterable(seg_order))
+                new_infos = tuple(chain.from_iterable(seg_infos))
+            new_recs = recs.copy()
+            for r in removed_all:
+                del new_recs[r[_ID]]
+            for r in new_all:
+                new_recs[r[_ID]] = r
+        else:
+            new_recs = recs
+            new_order = order
+            new_infos = infos
+        idx = Index(new_recs, new_order, new_deltas, problems, others, dups)
+        idx._infos = new_infos
+        if len(new_deltas) > _MAX_PENDING:
             idx = idx.compacted()
         return idx
 

@@ -250,8 +250,9 @@ def test_property_splice_log_composes_sequential_splices(data, body):
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=marked_bodies(), data=st.data())
 def test_property_fast_path_equals_sequential_path(body, data):
-    """The one-pass path for independent plain edits gives exactly what applying the
-    operations one by one gives: body, splices, index, warnings."""
+    """The one-pass path for independent edits (plain ones, and ones whose content adds or
+    removes markers) gives exactly what applying the operations one by one gives: body,
+    splices, index, warnings."""
     import sys
 
     A = sys.modules["gap_engine.apply"]  # the module (the package exports the function `apply`)
@@ -264,22 +265,28 @@ def test_property_fast_path_equals_sequential_path(body, data):
     items = []
     for tid in chosen:
         op = data.draw(ops)
-        text = None if op == "delete" else data.draw(st.sampled_from(["", "x", "<b>y</b>", "<gap:tar", "get>", "get id='k'>", "\n"]))
+        text = None if op == "delete" else data.draw(st.sampled_from([
+            "", "x", "<b>y</b>", "<gap:tar", "get>", "get id='k'>", "\n",
+            # content that adds markers (well-formed, duplicated, re-declared or unbalanced)
+            '<gap:target id="new">v</gap:target>', '<gap:target id="n2" label="L">w<gap:target id="n3">z</gap:target></gap:target>',
+            '<gap:target id="a">w</gap:target>', '<gap:target id="b"></gap:target>x', "</gap:target>", '<gap:target id="u">',
+        ]))
         items.append((op, "id", tid, text))
     env = edit(items)
-    fast = A._plain_batch(body, a0.index(), env.content)
+    fast = A._id_batch(body, a0.index(), env.content)
     try:
         r_fast = apply_with_splices(a0, env)
     except GapError:
         return
-    orig = A._plain_batch
-    A._plain_batch = lambda *a: None
+    orig = A._id_batch
+    A._id_batch = lambda *a: None
     try:
         r_seq = apply_with_splices(a0, env)
     finally:
-        A._plain_batch = orig
+        A._id_batch = orig
     assert r_fast.artifact.body == r_seq.artifact.body
     assert r_fast.handle == r_seq.handle
+    assert r_fast.warnings == r_seq.warnings
     assert [(s.id, s.start, s.content_start, s.content_end, s.end) for s in r_fast.artifact.index().spans()] == \
         [(s.id, s.start, s.content_start, s.content_end, s.end) for s in scan(r_seq.artifact.body).spans()]
     assert r_fast.artifact.index().problems == scan(r_seq.artifact.body).problems

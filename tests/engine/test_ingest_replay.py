@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gap_engine import Artifact, GapError, apply, ingest, parse_envelope
+from gap_engine import Artifact, GapError, apply, apply_with_splices, ingest, parse_envelope, scan
 from gap_engine.replay import format_for_path, load_experiments, replay_experiment
 
 ART = Artifact("page", 4, "text/html", '<gap:target id="n">1</gap:target>')
@@ -63,3 +63,123 @@ def test_recorded_runs_replay_with_full_agreement(evals_dir):
     assert not bad, bad
     # the recorded runs that named a missing target left the artifact unchanged: we refuse them
     assert all(r.error.code == "target_not_found" for r in results if r.status == "rejected")
+
+
+# -- opt-in repair: the content re-emits the target's own marker -----------------------------
+
+OWN = "content[0]: removed the target's own marker that the content repeated"
+NEST = Artifact("page", 1, "text/html", '<p><gap:target id="n" label="N">1</gap:target></p>')
+
+
+def _replace(content, target="n", op="replace", ttype="id"):
+    return json.dumps([{"op": op, "target": {"type": ttype, "value": target}, "content": content}])
+
+
+@pytest.mark.parametrize(
+    "content, repaired",
+    [
+        ('<gap:target id="n">2</gap:target>', "2"),
+        ('\n  <gap:target id="n" label="other">2 <gap:target id="k">3</gap:target></gap:target>\n', "\n  2 <gap:target id=\"k\">3</gap:target>\n"),
+        ("<gap:target type=\"v\" id='n'></gap:target>", ""),
+    ],
+)
+def test_repair_markers_unwraps_the_targets_own_marker(content, repaired):
+    ing = ingest(_replace(content), artifact=NEST, repair_markers=True)
+    assert OWN in ing.repairs
+    assert ing.envelope.content[0].content == repaired
+    r = apply_with_splices(NEST, ing.envelope, strict_markers=True)  # no duplicated id left
+    assert r.artifact.body == f'<p><gap:target id="n" label="N">{repaired}</gap:target></p>'
+    assert not r.artifact.index().problems and not r.warnings
+
+
+def test_repair_markers_is_opt_in():
+    content = '<gap:target id="n">2</gap:target>'
+    ing = ingest(_replace(content), artifact=NEST)
+    assert ing.envelope.content[0].content == content and not any("own marker" in r for r in ing.repairs)
+    assert parse_envelope(_replace(content), lenient=True).content[0].content == content
+    r = apply_with_splices(NEST, ing.envelope)  # applied as written, as the reference engine does
+    assert [p.kind for p in r.artifact.index().problems] == ["duplicate_id"] and r.warnings
+    with pytest.raises(GapError) as ei:
+        apply_with_splices(NEST, ing.envelope, strict_markers=True)
+    assert ei.value.code == "invalid_content"
+
+
+@pytest.mark.parametrize(
+    "content, target, op, ttype",
+    [
+        ('<gap:target id="m">2</gap:target>', "n", "replace", "id"),  # another id
+        ('x <gap:target id="n">2</gap:target>', "n", "replace", "id"),  # text outside the region
+        ('<gap:target id="n">2</gap:target> x', "n", "replace", "id"),
+        ('<gap:target id="n">a</gap:target><gap:target id="m">b</gap:target>', "n", "replace", "id"),  # two regions
+        ('<gap:target id="n">a</gap:target>\n<gap:target id="n">b</gap:target>', "n", "replace", "id"),
+        ('<gap:target id="n"><gap:target id="n">x</gap:target></gap:target>', "n", "replace", "id"),  # repeated twice
+        ('<gap:target id="n">a<gap:target id="k">b</gap:target>', "n", "replace", "id"),  # unbalanced
+        ('<gap:target id="n">a</gap:target></gap:target>', "n", "replace", "id"),
+        ('<gap:target id="n">2</gap:target>', "n", "insert_after", "id"),  # only replace is repaired
+        ('"<gap:target id=\\"n\\">2</gap:target>"', "/n", "replace", "pointer"),
+        ("plain", "n", "replace", "id"),
+    ],
+)
+def test_repair_markers_only_when_unambiguous(content, target, op, ttype):
+    ing = ingest(_replace(content, target, op, ttype), artifact=NEST, repair_markers=True)
+    assert not any("own marker" in r for r in ing.repairs)
+    assert ing.envelope.content[0].content == content
+
+
+def test_repair_markers_names_each_repaired_operation():
+    a = Artifact("page", 1, "text/html", '<gap:target id="a">1</gap:target><gap:target id="b">2</gap:target>')
+    ops = [
+        {"op": "replace", "target": {"type": "id", "value": "a"}, "content": "one"},
+        {"op": "replace", "target": {"type": "id", "value": "b"}, "content": ' <gap:target id="b">two</gap:target>'},
+    ]
+    ing = ingest(json.dumps(ops), artifact=a, repair_markers=True)
+    assert "content[1]: removed the target's own marker that the content repeated" in ing.repairs
+    assert not any(r.startswith("content[0]") for r in ing.repairs)
+    new, _ = apply(a, ing.envelope)
+    assert new.body == '<gap:target id="a">one</gap:target><gap:target id="b"> two</gap:target>'
+
+
+def _without_nested_duplicate(body: str, target_id: str) -> str:
+    """``body`` with the second marker of ``target_id`` (opening and matching closing) removed."""
+    from gap_engine import iter_markers, scan
+
+    dup = [p for p in scan(body).problems if p.kind == "duplicate_id" and p.id == target_id]
+    assert len(dup) == 1, dup
+    start, end = dup[0].start, dup[0].end
+    depth = 0
+    for ms, me, closing in iter_markers(body):
+        if ms < end:
+            continue
+        if not closing:
+            depth += 1
+        elif depth:
+            depth -= 1
+        else:
+            return body[:start] + body[end:ms] + body[me:]
+    raise AssertionError("the duplicate marker is never closed")
+
+
+@pytest.mark.evals
+@pytest.mark.parametrize("experiment, turn, target", [("039-css-design-system", 3, "buttons-component-block"), ("057-sql-schema-ecommerce", 3, "views-section")])
+def test_recorded_own_marker_turns_apply_cleanly_with_repair(evals_dir, experiment, turn, target):
+    exp = next((e for e in load_experiments(evals_dir) if e.name == experiment), None)
+    if exp is None:
+        pytest.skip(f"{experiment} is not among the recorded runs in {evals_dir}")
+    turns = {t.number: t for t in exp.turns}
+    prev = turns[turn - 1].expected if turn > 1 else exp.turn0
+    rec = turns[turn]
+    art = Artifact(exp.name, turn, exp.format, prev)
+    # as recorded (no repair): the reference engine nested a duplicate id
+    plain = ingest(rec.envelope_text, artifact=art)
+    assert apply(art, plain.envelope)[0].body == rec.expected
+    assert any(p.kind == "duplicate_id" and p.id == target for p in scan(rec.expected).problems)
+    with pytest.raises(GapError):
+        apply_with_splices(art, plain.envelope, strict_markers=True)
+    # with the repair: strict markers accept it, and the result is the recording minus the wrapper
+    ing = ingest(rec.envelope_text, artifact=art, repair_markers=True)
+    assert "content[0]: removed the target's own marker that the content repeated" in ing.repairs
+    r = apply_with_splices(art, ing.envelope, strict_markers=True)
+    assert not r.warnings
+    assert not scan(r.artifact.body).problems  # well-formed: no duplicated id, nothing unbalanced
+    assert r.artifact.body == _without_nested_duplicate(rec.expected, target)
+    assert r.handle.content[0].targets == scan(r.artifact.body).infos
