@@ -297,6 +297,75 @@ def test_property_fast_path_equals_sequential_path(body, data):
         assert out == r_fast.artifact.body
 
 
+_CHAIN_TEXTS = [
+    "", "x", "<b>y</b>", ">", "<", "<gap:tar", "get>", "</gap:target", " id='z'>", "gap:target>",
+    '<gap:target id="new">v</gap:target>', '<gap:target id="n2" label="L">w<gap:target id="n3">z</gap:target></gap:target>',
+    '<gap:target id="a">w</gap:target>', "</gap:target>", '<gap:target id="u">',
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(body=marked_bodies(), data=st.data())
+def test_property_one_pass_path_equals_sequential_path_along_a_chain(body, data):
+    """As above, on artifacts whose index carries pending shifts from earlier edits (a chain of
+    edits, as in an editor), with strict markers or not, and with repeated targets."""
+    import sys
+
+    A = sys.modules["gap_engine.apply"]
+
+    def draw_env(a, version):
+        ids = a.index().ids()
+        if not ids:
+            return None
+        items = []
+        for tid in data.draw(st.lists(st.sampled_from(ids[:3] + ["zz"]), min_size=1, max_size=4)):
+            op = data.draw(ops)
+            items.append((op, "id", tid, None if op == "delete" else data.draw(st.sampled_from(_CHAIN_TEXTS))))
+        return edit(items, version=version)
+
+    a0 = art(body)
+    for v in range(2, 2 + data.draw(st.integers(0, 3))):
+        env = draw_env(a0, v)
+        if env is None:
+            return
+        try:
+            a0 = apply_with_splices(a0, env).artifact
+        except GapError:
+            return
+    env = draw_env(a0, a0.version + 1)
+    if env is None:
+        return
+    strict = data.draw(st.booleans())
+
+    def run():
+        try:
+            return apply_with_splices(a0, env, strict_markers=strict), None
+        except GapError as err:
+            return None, (err.code, err.message, err.op_index)
+
+    r_fast, e_fast = run()
+    orig = A._id_batch, A._one_id_op
+    A._id_batch = A._one_id_op = lambda *a: None
+    try:
+        r_seq, e_seq = run()
+    finally:
+        A._id_batch, A._one_id_op = orig
+    assert e_fast == e_seq
+    if e_fast:
+        return
+    assert r_fast.artifact.body == r_seq.artifact.body and r_fast.handle == r_seq.handle
+    assert r_fast.warnings == r_seq.warnings
+    fresh = scan(r_fast.artifact.body)
+    key = lambda sp: (sp.id, sp.start, sp.content_start, sp.content_end, sp.end, sp.parent, sp.depth)  # noqa: E731
+    idx = r_fast.artifact.index()
+    assert [key(sp) for sp in idx.spans()] == [key(sp) for sp in fresh.spans()] == [key(sp) for sp in idx.compacted().spans()]
+    assert idx.problems == fresh.problems and idx.infos == fresh.infos
+    out = a0.body
+    for sp in reversed(r_fast.splices):
+        out = out[: sp.start] + sp.text + out[sp.end :]
+    assert out == r_fast.artifact.body
+
+
 def test_edits_never_rescan_the_artifact(monkeypatch):
     """Edits that keep markers balanced are followed incrementally: no full scan happens."""
     import gap_engine.markers as M
