@@ -8,7 +8,6 @@ import os
 import tempfile
 from pathlib import Path
 
-from lsprotocol import types
 
 from ..conftest import EXAMPLES, require_or_skip
 from ..lsp.editor import utf16_offset

@@ -13,12 +13,11 @@ import pytest
 import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp import ClientServerConfig, LanguageClient
 
 from tests.fakes import recordings as R
 from tests.fakes.fake_openai import FakeOpenAI, Reply
-from tests.lsp.conftest import fix_code_action_structuring
-from tests.lsp.editor import Editor
+from tests.lsp.editor import start_session
 
 from .conftest import API_KEY, ROOT
 
@@ -40,15 +39,7 @@ async def client(lsp_client: LanguageClient):
         {"llm": {"baseUrl": fake.base_url, "model": "fake-gap-model", "apiKey": API_KEY, "maxRepairs": 1}, "confirmEdits": False},
         section="gap",
     )
-    fix_code_action_structuring(lsp_client)
-    lsp_client.editor = Editor(lsp_client)
-    await lsp_client.initialize_session(
-        types.InitializeParams(
-            capabilities=client_capabilities("visual-studio-code"),
-            root_uri=LOG_DIR.as_uri(),
-            workspace_folders=[types.WorkspaceFolder(uri=LOG_DIR.as_uri(), name="tmp")],
-        )
-    )
+    await start_session(lsp_client, LOG_DIR)
     yield lsp_client
     await lsp_client.shutdown_session()
     fake.stop()

@@ -3,44 +3,20 @@ from __future__ import annotations
 import sys
 
 import pytest
-from typing import Union
 
 import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from ..conftest import ROOT
-from .editor import Editor
-
-
-def fix_code_action_structuring(client) -> None:
-    """lsprotocol 2025.0.0 structures a CodeAction carrying a ``command`` as a Command whose
-    ``.command`` is a stringified dict (NOTES.md): pick Command only when ``command`` is a
-    string."""
-    conv = client.protocol._converter
-
-    def hook(obj, _):
-        if isinstance(obj, dict) and isinstance(obj.get("command"), str):
-            return conv.structure(obj, types.Command)
-        return conv.structure(obj, types.CodeAction)
-
-    conv.register_structure_hook(Union[types.Command, types.CodeAction], hook)
+from .editor import start_session
 
 
 @pytest_lsp.fixture(
     config=ClientServerConfig(server_command=[sys.executable, "-m", "gap_ls"], server_env={"GAP_LLM_API_KEY": ""}),
 )
 async def client(lsp_client: LanguageClient):
-    fix_code_action_structuring(lsp_client)
-    editor = Editor(lsp_client)
-    lsp_client.editor = editor
-    await lsp_client.initialize_session(
-        types.InitializeParams(
-            capabilities=client_capabilities("visual-studio-code"),
-            root_uri=ROOT.as_uri(),
-            workspace_folders=[types.WorkspaceFolder(uri=ROOT.as_uri(), name="repo")],
-        )
-    )
+    await start_session(lsp_client, ROOT)
     yield lsp_client
     await lsp_client.shutdown_session()
 
@@ -83,17 +59,8 @@ def workspace(tmp_path):
 )
 async def ws_client(lsp_client: LanguageClient, workspace):
     """Like ``client`` but rooted in the temporary :func:`workspace`; ``ws_client.ws`` is its path."""
-    fix_code_action_structuring(lsp_client)
-    editor = Editor(lsp_client)
-    lsp_client.editor = editor
     lsp_client.ws = workspace
-    await lsp_client.initialize_session(
-        types.InitializeParams(
-            capabilities=client_capabilities("visual-studio-code"),
-            root_uri=workspace.as_uri(),
-            workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="ws")],
-        )
-    )
+    await start_session(lsp_client, workspace)
     yield lsp_client
     await lsp_client.shutdown_session()
 
@@ -114,12 +81,7 @@ def plain_capabilities() -> types.ClientCapabilities:
 )
 async def plain_client(lsp_client: LanguageClient, workspace):
     """A client with :func:`plain_capabilities`, rooted in :func:`workspace`."""
-    fix_code_action_structuring(lsp_client)
-    lsp_client.editor = Editor(lsp_client)
     lsp_client.ws = workspace
-    await lsp_client.initialize_session(
-        types.InitializeParams(capabilities=plain_capabilities(), root_uri=workspace.as_uri(),
-                               workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="ws")])
-    )
+    await start_session(lsp_client, workspace, plain_capabilities())
     yield lsp_client
     await lsp_client.shutdown_session()

@@ -4,7 +4,9 @@ original text, UTF-16 positions), and sends ``didChange`` with the next version.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Union
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
@@ -147,3 +149,46 @@ def text_in(text: str, rng: types.Range) -> str:
     from .editor import utf16_offset
 
     return text[utf16_offset(text, rng.start) : utf16_offset(text, rng.end)]
+
+
+async def wait_for(pred, timeout: float = 5.0) -> bool:
+    """Poll ``pred()`` every 20 ms until true (True) or ``timeout`` seconds pass (False)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while loop.time() < end:
+        if pred():
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+def fix_code_action_structuring(client) -> None:
+    """lsprotocol 2025.0.0 structures a CodeAction carrying a ``command`` as a Command whose
+    ``.command`` is a stringified dict (NOTES.md): pick Command only when ``command`` is a
+    string."""
+    conv = client.protocol._converter
+
+    def hook(obj, _):
+        if isinstance(obj, dict) and isinstance(obj.get("command"), str):
+            return conv.structure(obj, types.Command)
+        return conv.structure(obj, types.CodeAction)
+
+    conv.register_structure_hook(Union[types.Command, types.CodeAction], hook)
+
+
+async def start_session(client, root: Path, capabilities: "str | types.ClientCapabilities" = "visual-studio-code") -> "Editor":
+    """Initialize a pytest-lsp client with ``capabilities`` (the name of a recorded editor, or
+    the capabilities themselves), rooted at ``root``; attaches an :class:`Editor` as
+    ``client.editor`` and returns it."""
+    from pytest_lsp import client_capabilities
+
+    fix_code_action_structuring(client)
+    client.editor = Editor(client)
+    await client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities(capabilities) if isinstance(capabilities, str) else capabilities,
+            root_uri=root.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name or "root")],
+        )
+    )
+    return client.editor

@@ -8,19 +8,10 @@ import json
 
 from lsprotocol import types
 
-from .editor import position_of, text_in
+from .editor import position_of, text_in, wait_for
 
 TID = types.TextDocumentIdentifier
 
-
-async def wait_for(pred, timeout=5.0):
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        if pred():
-            return True
-        await asyncio.sleep(0.02)
-    return False
 
 
 BAD = """{

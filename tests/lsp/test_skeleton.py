@@ -11,7 +11,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from ..conftest import EXAMPLES
-from .editor import utf16_offset
+from .editor import utf16_offset, wait_for
 
 DASH = EXAMPLES / "dashboard"
 URI = "file:///work/example/dashboard.html"
@@ -153,15 +153,6 @@ async def test_code_action_applies_to_the_artifact_the_envelope_names(client):
     )
     assert not only
 
-
-async def wait_for(pred, timeout=3.0):
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while loop.time() < end:
-        if pred():
-            return True
-        await asyncio.sleep(0.02)
-    return False
 
 
 async def test_marker_diagnostics_follow_the_text(client):
