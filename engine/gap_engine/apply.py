@@ -487,10 +487,25 @@ def _apply(artifact, envelope, count_tokens, strict_markers):
     if fast is not None:
         body, new_idx, splices = fast
         warnings: list[str] = []
-        if n_ops == 1 and len(new_idx.problems) > len(idx.problems):  # it duplicated an id
+        problems = new_idx.problems
+        if problems is not idx.problems and n_ops == 1 and len(problems) > len(idx.problems):  # it duplicated an id
             _malformed(0, ops[0], idx, new_idx, artifact.id, strict_markers, warnings)
-        new = _new_artifact(artifact.id, envelope.version, artifact.format, body, artifact.state, new_idx)
-        return new, _handle(new, body, new_idx, count_tokens), splices, warnings
+        # the new artifact and its handle (make_handle, inlined on this hot path)
+        ident = artifact.id
+        version = envelope.version
+        fmt = artifact.format
+        state = artifact.state
+        new = _new_artifact(ident, version, fmt, body, state, new_idx)
+        if count_tokens is estimate_tokens:
+            tokens = -(-len(body) // 4)
+        else:
+            tokens = count_tokens(body) if count_tokens is not None else None
+        infos = new_idx._infos
+        if infos is None:
+            infos = new_idx.infos
+        item = _new_handle_content(ident, version, tokens, state, None, infos)
+        meta = {"format": fmt} if state is None else {"format": fmt, "state": state}
+        return new, _new_envelope(PROTOCOL, ident, version, "handle", meta, (item,)), splices, warnings
     log = _SpliceLog() if len(ops) > 1 else None
     warnings = []
     fmt = artifact.format

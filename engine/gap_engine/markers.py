@@ -279,10 +279,12 @@ class Index:
 
     __slots__ = ("_recs", "_order", "_infos", "_deltas", "problems", "_others", "_dups")
 
-    def __init__(self, recs: dict, order: tuple, deltas: tuple, problems: tuple, others: tuple = (), dups: frozenset = frozenset()):
+    def __init__(
+        self, recs: dict, order: tuple, deltas: tuple, problems: tuple, others: tuple = (), dups: frozenset = frozenset(), infos=None
+    ):
         self._recs = recs
         self._order: tuple = order
-        self._infos: tuple[TargetInfo, ...] | None = None
+        self._infos: tuple[TargetInfo, ...] | None = infos
         self._deltas = deltas
         self.problems: tuple[MarkerProblem, ...] = problems
         # opening markers that are not addressable targets (duplicates, unclosed, no id):
@@ -516,8 +518,7 @@ class Index:
                         t += d
                 out.append(_shift_problem(p, t) if t else p)
             problems = tuple(out)
-        idx = Index(self._recs, self._order, deltas, problems, self._others, self._dups)
-        idx._infos = self._infos if self._infos is not None else self.infos
+        idx = Index(self._recs, self._order, deltas, problems, self._others, self._dups, self._infos if self._infos is not None else self.infos)
         if len(deltas) > _MAX_PENDING:
             idx = idx.compacted()
         return idx
@@ -615,9 +616,13 @@ class Index:
                 seg_order.append(order[prev:j])
                 seg_order.append(new_list)
                 seg_infos.append(infos[prev:j])
-                seg_infos.append([_rec_info(r) for r in new_list])
+                seg_infos.append([_rec_info(r) for r in new_list] if new_list else ())
                 prev = k
-        new_deltas = deltas + tuple([(s, len(text) - (e - s)) for s, e, text, _, _ in reversed(pieces)])
+        if m == 1:
+            s, e, text = pieces[0][:3]
+            new_deltas = deltas + ((s, len(text) - (e - s)),)
+        else:
+            new_deltas = deltas + tuple([(s, len(text) - (e - s)) for s, e, text, _, _ in reversed(pieces)])
         if problems:
             out = []
             for p in problems:
@@ -654,8 +659,7 @@ class Index:
             new_recs = recs
             new_order = order
             new_infos = infos
-        idx = Index(new_recs, new_order, new_deltas, problems, others, dups)
-        idx._infos = new_infos
+        idx = Index(new_recs, new_order, new_deltas, problems, others, dups, new_infos)
         if len(new_deltas) > _MAX_PENDING:
             idx = idx.compacted()
         return idx
