@@ -232,7 +232,14 @@ async def run_evals(args, root: Path) -> int:
                     totals["applied"] += 1
                     match = after == t.expected
                     totals["matches"] += match
-                    print(f"  turn {t.number}: applied in {ms:.1f} ms — {'matches the recording' if match else 'DIFFERS from the recording'}")
+                    own = [r for r in res.get("repairs") or [] if "own marker" in r]
+                    if match:
+                        verdict = "matches the recording"
+                    elif own:
+                        verdict = f"repaired ({'; '.join(own)}); the recording kept that duplicated marker"
+                    else:
+                        verdict = "DIFFERS from the recording"
+                    print(f"  turn {t.number}: applied in {ms:.1f} ms — {verdict}")
                 else:
                     totals["rejected"] += 1
                     unchanged = after == before

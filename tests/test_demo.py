@@ -39,7 +39,7 @@ def test_demo_replays_the_recorded_runs():
     assert m, p.stdout
     turns, applied, rejected, agree, _ = map(int, m.groups())
     assert turns == applied + rejected and turns > 0
-    assert "CHANGED" not in p.stdout
+    assert "CHANGED" not in p.stdout and "DIFFERS" not in p.stdout
     # every disagreement is a strict-marker refusal of an edit that would break markers, or an
     # edit applied after the documented repair of content that re-emitted its target's own
     # marker (the server ingests with repair_markers=True; the reference engine nested a
@@ -52,13 +52,14 @@ def test_demo_replays_the_recorded_runs():
 
 
 def _differing_turns(out: str) -> list[tuple[str, int]]:
-    """``(experiment, turn)`` of every "DIFFERS from the recording" line of the replay."""
+    """``(experiment, turn)`` of every turn the replay applied with a repair, so that it
+    differs from the recording."""
     found, exp = [], None
     for line in out.splitlines():
         head = re.match(r"(\S+) \(", line)
         if head:
             exp = head.group(1)
-        turn = re.match(r"  turn (\d+): applied in [\d.]+ ms — DIFFERS from the recording", line)
+        turn = re.match(r"  turn (\d+): applied in [\d.]+ ms — repaired \(", line)
         if turn:
             found.append((exp, int(turn.group(1))))
     return found
