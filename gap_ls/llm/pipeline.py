@@ -265,7 +265,9 @@ def parse_answer(text: str, artifact: Artifact) -> tuple[Envelope, tuple[str, ..
         env = parse_blocks(text, id=artifact.id, version=artifact.version + 1, format=artifact.format)
         repairs: tuple[str, ...] = ()
     else:
-        ing = ingest(text, artifact=artifact)
+        # deterministic repairs first (incl. content that re-emits its target's own marker):
+        # cheaper than a repair prompt
+        ing = ingest(text, artifact=artifact, repair_markers=True)
         env, repairs = ing.envelope, ing.repairs
     if env.name != "edit":
         raise GapError("invalid_envelope", "the answer is a full synthesize, not an edit: answer with edit operations on the listed targets (GAP §7.1)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from gap_engine import Artifact
+from gap_engine import Artifact, strip
 from gap_ls.llm import EditFailed, EditPipeline, LLMConfig
 from tests.conftest import EVALS, require_or_skip
 from tests.fakes.fake_openai import FakeOpenAI, eval_recordings
@@ -22,7 +22,7 @@ async def test_recorded_envelopes_through_the_pipeline():
     require_or_skip(EVALS.is_dir(), f"recorded runs not found at {EVALS} (CC-BY-4.0 data, not shipped with the project)")
     recs = [r for r in eval_recordings(EVALS) if r.kind == "edit"]
     assert len(recs) >= 30
-    applied = rejected = strict = 0
+    applied = rejected = strict = repaired = 0
     out_tokens = full_tokens = 0
     with FakeOpenAI(chunk_size=16) as fake:
         cfg = LLMConfig.resolve({}, env={}, base_url=fake.base_url, api_key="k", max_repairs=0)
@@ -43,12 +43,19 @@ async def test_recorded_envelopes_through_the_pipeline():
                         strict += 1
                     rejected += 1
                     continue
-                assert out.artifact.body == expected, rec.source
+                if out.artifact.body != expected:
+                    # the only allowed difference: content that re-emitted its target's own marker
+                    # was unwrapped (the recording kept the nested duplicate id)
+                    assert any("own marker" in r for r in out.repairs), rec.source
+                    assert strip(out.artifact.body) == strip(expected), rec.source
+                    assert out.artifact.body.count("<gap:target") == expected.count("<gap:target") - 1, rec.source
+                    assert not out.artifact.index().problems, rec.source
+                    repaired += 1
                 applied += 1
                 out_tokens += out.accounting.output_tokens
                 full_tokens += out.accounting.full_tokens
         finally:
             await pipe.aclose()
-    print(f"recorded turns: {applied} applied, {rejected} refused ({strict} of them for malformed markers the recording kept); output {out_tokens} vs full {full_tokens} tokens")
+    print(f"recorded turns: {applied} applied ({repaired} after the own-marker repair), {rejected} refused ({strict} of them for malformed markers the recording kept); output {out_tokens} vs full {full_tokens} tokens")
     assert applied >= 25 and applied + rejected == len(recs)
     assert out_tokens < full_tokens / 3  # the edits cost a fraction of regenerations
