@@ -66,8 +66,10 @@ def _line_of(body: str, offset: int) -> int:
     return body.count("\n", 0, offset) + 1
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Write next to ``path`` then rename over it, keeping the file's mode."""
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8, newlines as given) next to ``path``, then rename it over ``path``,
+    keeping the file's mode: a reader never sees a half-written file, and on any error the old
+    file is left as it was. Raises ``OSError`` as the file system does."""
     mode = None
     try:
         mode = path.stat().st_mode & 0o7777
@@ -131,7 +133,7 @@ def cmd_apply(args) -> int:
             out.pop("body")
     if args.in_place:
         if new != body:
-            _atomic_write(Path(args.file), new)
+            write_atomic(Path(args.file), new)
     else:
         if not args.json:
             _write_stdout(new)

@@ -21,13 +21,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from gap_engine import Artifact
+from gap_engine.cli import write_atomic
 from gap_engine.replay import format_for_path
 
 from .client import CancelToken
@@ -53,23 +52,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     return p
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    mode = path.stat().st_mode if path.exists() else None
-    fd, tmp = tempfile.mkstemp(dir=str(path.parent), prefix=f".{path.name}.", suffix=".gap-tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        if mode is not None:
-            os.chmod(tmp, mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 class _Progress:
@@ -108,7 +90,7 @@ async def _run(args, cfg: LLMConfig) -> int:
             for w in out.warnings:
                 print(f"gap-ls edit: warning: {w}", file=sys.stderr)
             if not args.dry_run:
-                _write_atomic(path, out.artifact.body)
+                write_atomic(path, out.artifact.body)
             result = {"applied": not args.dry_run, "file": str(path), "targets": [t.id for t in out.artifact.targets], "warnings": list(out.warnings), "accounting": out.accounting.to_dict()}
             summary = f"{'created' if not args.dry_run else 'would create'} {path} ({len(out.artifact.targets)} targets): {out.accounting.output_tokens} output tokens [{out.accounting.counter}]"
         else:
@@ -125,7 +107,7 @@ async def _run(args, cfg: LLMConfig) -> int:
                 print(f"gap-ls edit: {path} changed during the edit; nothing written", file=sys.stderr)
                 return 1
             if not args.dry_run:
-                _write_atomic(path, out.artifact.body)
+                write_atomic(path, out.artifact.body)
             result = {"applied": not args.dry_run, "file": str(path), **out.to_dict()}
             result["applied"] = not args.dry_run
             verb = "edited" if not args.dry_run else "validated (not written)"
