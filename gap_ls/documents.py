@@ -303,10 +303,9 @@ class Document:
         self.text = new
         self.generation += 1
         if self._index is not None:
-            if _joins_marker(new, s, s + len(text)):
-                self._index = scan(new)  # a marker formed across the edit's boundary
-            else:
-                self._index = self._index.splice(s, e, text, new)
+            # the engine also sees markers completed across the edit's edges (Neovim's diffs
+            # split markers that way)
+            self._index = self._index.splice(s, e, text, new)
         removed = old[s:e]
         if len(self.edits) >= EDITS_MAX:
             self.edit_gen += 1
@@ -355,24 +354,6 @@ class Document:
 
 
 _MARKER = re.compile(r"</?gap:target\b[^>]*>")
-
-
-def _joins_marker(new: str, s: int, e: int) -> bool:
-    """Does a marker in ``new`` straddle ``s`` or ``e`` (the edges of inserted text)?
-
-    ``Index.splice`` scans only the inserted text, so an edit that completes a marker with
-    text on either side of it (Neovim's diffs split ``<gap:target …>`` that way) needs a full
-    scan. Looks at most 512 characters around the edit.
-    """
-    lo = max(0, s - 512)
-    window = new[lo : e + 512]
-    if "gap:target" not in window:
-        return False
-    for m in _MARKER.finditer(window):
-        ms, me = m.start() + lo, m.end() + lo
-        if ms < s < me or ms < e < me:
-            return True
-    return False
 
 
 def _has_loop() -> bool:
