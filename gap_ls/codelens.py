@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import logging
 
-from gap_engine import GapError, apply_with_splices, ingest
+from gap_engine import GapError
 from lsprotocol import types
 
-from .edits import ApplyFailed, read_envelope_argument, resolve_document
+from .edits import ApplyFailed, envelope_text, dry_run, read_envelope_argument, resolve_document
 from .envelope_files import envelope_kind, envelopes_of, resolve_artifact
 
 log = logging.getLogger("gap_ls.codelens")
@@ -44,10 +44,8 @@ async def preview_envelope(ls, uri: str, envelope) -> dict:
     """Dry-run ``envelope`` on ``uri`` and publish the result to the preview (see module doc)."""
     envelope, _ = read_envelope_argument(ls, envelope)
     doc = resolve_document(ls, uri)
-    text = envelope if isinstance(envelope, str) else __import__("json").dumps(envelope)
     try:
-        ing = ingest(text, artifact=doc.artifact())
-        result = apply_with_splices(doc.artifact(), ing.envelope, strict_markers=ls.settings.strict_markers)
+        result, _, repairs = dry_run(ls, doc, envelope_text(envelope))
     except GapError as err:
         raise ApplyFailed(f"{err.code}: {err.message}", err.to_dict()) from None
     from .preview import doc_key
@@ -62,7 +60,7 @@ async def preview_envelope(ls, uri: str, envelope) -> dict:
             await ls.window_show_document_async(types.ShowDocumentParams(uri=url, external=True))
         except Exception as exc:  # the client may refuse; the URL is still returned
             log.info("showDocument failed: %s", exc)
-    return {"url": url, "targets": [t.id for t in result.artifact.targets], "repairs": list(ing.repairs)}
+    return {"url": url, "targets": [t.id for t in result.artifact.targets], "repairs": repairs}
 
 
 def register(ls) -> None:

@@ -98,7 +98,7 @@ def workspace_edit(ls, doc: Document, edits: list[types.TextEdit], label: str | 
     return multi_edit(ls, {doc.uri: (doc.version, edits)}, annotation)
 
 
-def _envelope_text(envelope: Any) -> str:
+def envelope_text(envelope: Any) -> str:
     if isinstance(envelope, str):
         return envelope
     return json.dumps(envelope, ensure_ascii=False)
@@ -192,6 +192,34 @@ def read_envelope_argument(ls, envelope: Any) -> tuple[Any, str | None]:
     return envelope, None
 
 
+def dry_run(ls, doc: Document, text: str, *, lenient: bool = True):
+    """Parse envelope ``text`` for ``doc`` and apply it to the document's current text without
+    touching the document: lenient ingestion (with the marker repair) or strict parsing, the
+    rebase check for envelopes written for an older version, and ``gap.strictMarkers``.
+    What "Apply" sends and what "Preview result" shows both come from here.
+
+    Returns:
+        ``(ApplyResult, envelope, repairs)`` — the engine's result, the envelope as applied
+        and the list of repairs made.
+
+    Raises:
+        GapError: the envelope is refused (the document is unchanged).
+    """
+    artifact = doc.artifact()
+    if lenient:
+        ing = ingest(text, artifact=artifact, repair_markers=True)
+        env, repairs = ing.envelope, list(ing.repairs)
+    else:
+        env, repairs = parse_envelope(text), []
+    if env.name == "edit":
+        note = rebase_check(doc, env, _stated_version(text) if lenient else env.version)
+        if note is not None:
+            repairs = [r for r in repairs if not r.startswith("version ")] + [note]
+            if not lenient:
+                env = attrs.evolve(env, version=artifact.version + 1)
+    return apply_with_splices(artifact, env, strict_markers=ls.settings.strict_markers), env, repairs
+
+
 async def apply_envelope(ls, uri: str, envelope: Any, *, lenient: bool = True, label: str = "Apply GAP edit") -> dict:
     """Apply an envelope to the document ``uri`` through ``workspace/applyEdit``.
 
@@ -218,21 +246,8 @@ async def apply_envelope(ls, uri: str, envelope: Any, *, lenient: bool = True, l
     """
     envelope, _ = read_envelope_argument(ls, envelope)
     doc = resolve_document(ls, uri)
-    artifact = doc.artifact()
-    text = _envelope_text(envelope)
     try:
-        if lenient:
-            ing = ingest(text, artifact=artifact, repair_markers=True)
-            env, repairs = ing.envelope, list(ing.repairs)
-        else:
-            env, repairs = parse_envelope(text), []
-        if env.name == "edit":
-            note = rebase_check(doc, env, _stated_version(text) if lenient else env.version)
-            if note is not None:
-                repairs = [r for r in repairs if not r.startswith("version ")] + [note]
-                if not lenient:
-                    env = attrs.evolve(env, version=artifact.version + 1)
-        result = apply_with_splices(artifact, env, strict_markers=ls.settings.strict_markers)
+        result, env, repairs = dry_run(ls, doc, envelope_text(envelope), lenient=lenient)
     except GapError as err:
         data = err.to_dict()
         if err.op_index is not None:
