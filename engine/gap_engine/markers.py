@@ -36,7 +36,7 @@ _OS_KEY = itemgetter(3)  # a record's opening start (valid when no shift is pend
 _MAX_PENDING = 32
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, weakref_slot=False)
 class TargetInfo:
     """What a handle says of one target (GAP §7.2 "Target info schema").
 
@@ -518,7 +518,7 @@ class Index:
                         t += d
                 out.append(_shift_problem(p, t) if t else p)
             problems = tuple(out)
-        idx = Index(self._recs, self._order, deltas, problems, self._others, self._dups, self._infos if self._infos is not None else self.infos)
+        idx = _new_index(self._recs, self._order, deltas, problems, self._others, self._dups, self._infos if self._infos is not None else self.infos)
         if len(deltas) > _MAX_PENDING:
             idx = idx.compacted()
         return idx
@@ -659,7 +659,7 @@ class Index:
             new_recs = recs
             new_order = order
             new_infos = infos
-        idx = Index(new_recs, new_order, new_deltas, problems, others, dups, new_infos)
+        idx = _new_index(new_recs, new_order, new_deltas, problems, others, dups, new_infos)
         if len(new_deltas) > _MAX_PENDING:
             idx = idx.compacted()
         return idx
@@ -844,11 +844,23 @@ class Index:
                 for r in new_dups
             ]
             problems = tuple(sorted(problems + tuple(added), key=lambda p: p.start))
-        idx = Index(new_recs, new_order, deltas + ((start, delta),), problems, others, dups)
-        idx._infos = new_infos
+        idx = _new_index(new_recs, new_order, deltas + ((start, delta),), problems, others, dups, new_infos)
         if epoch > _MAX_PENDING:
             idx = idx.compacted()
         return idx
+
+
+def _new_index(recs, order, deltas, problems, others, dups, infos, _new=object.__new__, _cls=Index) -> Index:
+    """``Index(...)`` without the call to ``__init__`` (the apply hot path)."""
+    idx = _new(_cls)
+    idx._recs = recs
+    idx._order = order
+    idx._infos = infos
+    idx._deltas = deltas
+    idx.problems = problems
+    idx._others = others
+    idx._dups = dups
+    return idx
 
 
 def scan(body: str) -> Index:

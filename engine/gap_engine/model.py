@@ -29,7 +29,7 @@ NAMES = ("synthesize", "edit", "handle")
 STATES = ("draft", "published", "archived")
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, weakref_slot=False)
 class Target:
     """The target union of an edit operation (GAP §4.2): ``type`` is ``"id"`` or ``"pointer"``."""
 
@@ -37,7 +37,7 @@ class Target:
     value: str
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, weakref_slot=False)
 class EditOperation:
     """One item of an ``edit`` envelope's ``content`` (GAP §4.2).
 
@@ -50,14 +50,14 @@ class EditOperation:
     content: str | None = None
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, weakref_slot=False)
 class SynthesizeContent:
     """The single item of a ``synthesize`` envelope's ``content`` (GAP §4.1)."""
 
     body: str
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, weakref_slot=False)
 class HandleContent:
     """The item of a ``handle`` envelope's ``content`` (GAP §7.2)."""
 
@@ -69,7 +69,7 @@ class HandleContent:
     targets: tuple[TargetInfo, ...] | None = None
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, weakref_slot=False)
 class Envelope:
     """A GAP envelope (GAP §3.1): ``protocol``, ``id``, ``version``, ``name``, ``meta``, ``content``.
 
@@ -100,7 +100,7 @@ class Envelope:
         return json.dumps(self.to_dict(), **kw)
 
 
-@attrs.frozen(slots=True)
+@attrs.frozen(slots=True, weakref_slot=False)
 class Artifact:
     """A stored artifact (GAP ``schemas/artifact.json``): ``id``, ``version`` (≥ 1), ``format``
     (a MIME type), ``body``; ``state`` is the optional entity state (§8.1).
