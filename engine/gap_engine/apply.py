@@ -18,7 +18,7 @@ import attrs
 
 from .errors import INVALID_CONTENT, INVALID_ENVELOPE, TARGET_NOT_FOUND, VERSION_CONFLICT, GapError
 from . import markers as _markers
-from .markers import Index, joins_marker
+from .markers import _MAX_PENDING, Index, _new_index, joins_marker
 from .model import PROTOCOL, Artifact, EditOperation, Envelope, HandleContent, _new_artifact, _new_envelope, _new_handle_content
 
 TokenCounter = Callable[[str], int]
@@ -311,7 +311,14 @@ def _one_id_op(body: str, idx: Index, op):
         if new_idx is False:  # the text is malformed on its own: what splice would do
             new_idx = _markers.scan(new_body)
     elif d:
-        new_idx = idx._shifted(((s, d),))
+        deltas = idx._deltas
+        if idx.problems or len(deltas) >= _MAX_PENDING:
+            new_idx = idx._shifted(((s, d),))
+        else:  # Index._shifted, inlined for the commonest edit
+            infos = idx._infos
+            new_idx = _new_index(
+                idx._recs, idx._order, deltas + ((s, d),), (), idx._others, idx._dups, infos if infos is not None else idx.infos
+            )
     else:
         new_idx = idx
     return new_body, new_idx, ((s, e, text),) if (n or s != e) else ()
@@ -329,6 +336,9 @@ def _id_batch(body: str, idx: Index, ops):
     also reports every error with the right operation index)."""
     if len(ops) == 1:
         return _one_id_op(body, idx, ops[0])
+    fast = _plain_batch(body, idx, ops)
+    if fast is not None:
+        return fast
     recs = idx._recs
     n_deltas = len(idx._deltas)
     # id → [rec, cs, ce, replaced, content, before, after, n ops, marked text, marked old content]
@@ -440,6 +450,73 @@ def _id_batch(body: str, idx: Index, ops):
 
 
 _PIECE_KEY = itemgetter(0, 1)
+
+
+def _plain_batch(body: str, idx: Index, ops):
+    """:func:`_id_batch` for the most common multi-operation edit: each operation on its own
+    id target, no marker in any text or replaced content. Edit points of different targets
+    are distinct (a content start follows its own opening marker, a content end precedes its
+    own closing marker) and a replaced content holding no marker holds no other edit point, so
+    the pieces are disjoint and independent; the index only shifts.
+    Returns ``(new body, new index, splices)`` or None (then :func:`_id_batch` decides)."""
+    recs = idx._recs
+    nd = len(idx._deltas)
+    pieces = []
+    seen = set()
+    for op in ops:
+        t = op.target
+        tid = t.value
+        if t.type != "id" or tid in seen:
+            return None
+        seen.add(tid)
+        rec = recs.get(tid)
+        if rec is None:
+            return None
+        if rec[9] == nd:
+            cs = rec[4]
+            ce = rec[5]
+        else:
+            _, cs, ce, _ = idx._resolve(rec)
+        kind = op.op
+        text = op.content
+        if kind == "replace":
+            s = cs
+            e = ce
+        elif kind == "insert_after":
+            s = e = ce
+        elif kind == "insert_before":
+            s = e = cs
+        elif kind == "delete":
+            s = cs
+            e = ce
+            text = ""
+        else:
+            return None
+        if text is None or "gap:target" in text or (s < e and body.find("gap:target", s, e) >= 0):
+            return None
+        pieces.append((s, e, text))
+    pieces.sort()  # edit points are distinct: only the starts are compared
+    parts = []
+    pos = 0
+    for s, e, text in pieces:
+        if s < pos:
+            return None
+        parts.append(body[pos:s])
+        parts.append(text)
+        pos = e
+    parts.append(body[pos:])
+    new_body = "".join(parts)
+    growth = 0
+    for s, e, text in pieces:  # text joined with its surroundings: see _one_id_op
+        p = s + growth
+        n = len(text)
+        if (body[s - 1] != ">" and "<" in body[s - 11 : s] and joins_marker(new_body, p)) or (
+            n and text[-1] != ">" and "<" in text[-11:] and joins_marker(new_body, p + n)
+        ):
+            return None
+        growth += n - (e - s)
+    new_idx = idx._shifted([(s, len(text) - (e - s)) for s, e, text in reversed(pieces)])
+    return new_body, new_idx, tuple([p for p in pieces if p[0] != p[1] or p[2]])
 
 
 def _apply(artifact, envelope, count_tokens, strict_markers):
