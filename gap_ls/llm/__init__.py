@@ -10,13 +10,14 @@
 - :mod:`.cli` — ``gap-ls edit FILE -m "instruction"``
 """
 
-from .client import CancelToken, LLMClient, LLMError
+from .client import CancelToken, Deadline, LLMClient, LLMError
 from .config import LLMConfig, Secret, redact
 from .pipeline import Accounting, EditFailed, EditOutcome, EditPipeline, SessionStats, SynthOutcome
 
 __all__ = [
     "Accounting",
     "CancelToken",
+    "Deadline",
     "EditFailed",
     "EditOutcome",
     "EditPipeline",

@@ -12,8 +12,10 @@ Exit status: 0 applied (or, with ``--dry-run``, validated), 1 the edit failed (d
 unchanged), 2 usage or configuration error, 130 interrupted.
 
 The model comes from ``--base-url``/``--model`` or the environment (``GAP_LLM_BASE_URL``,
-``GAP_LLM_MODEL``); the key only from the environment (``GAP_LLM_API_KEY`` or
-``OPENAI_API_KEY``), so it never shows in a process list or shell history.
+``GAP_LLM_MODEL``); ``--timeout`` (per read, ``GAP_LLM_TIMEOUT``) and ``--deadline`` (the whole
+edit, ``GAP_LLM_DEADLINE``, default 300 s, 0: none) bound how long it may take; the key only
+from the environment (``GAP_LLM_API_KEY`` or ``OPENAI_API_KEY``), so it never shows in a
+process list or shell history.
 """
 
 from __future__ import annotations
@@ -34,6 +36,16 @@ from .config import LLMConfig
 from .pipeline import EditFailed, EditPipeline, Progress
 
 
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not v >= 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected seconds ≥ 0 (0: no deadline), got {text!r}")
+    return v
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gap-ls edit", description="Edit a file from an instruction through an OpenAI-compatible model (GAP).")
     p.add_argument("file", help="the artifact to edit (written in place)")
@@ -45,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model name (default: GAP_LLM_MODEL)")
     p.add_argument("--max-repairs", type=int, help="repair prompts after a rejected answer (default 2)")
     p.add_argument("--timeout", type=float, help="seconds without progress before giving up (default 60)")
+    p.add_argument("--deadline", type=_seconds, help="seconds the whole edit may take, repairs and fallback included (default: GAP_LLM_DEADLINE / 300; 0: none)")
     p.add_argument("--tokenizer", help="tokenizer.json path or cached hub name for the accounting (default: GAP_TOKENIZER)")
     p.add_argument("--no-fallback", action="store_true", help="fail instead of regenerating when repairs fail")
     p.add_argument("--dry-run", action="store_true", help="validate and report, do not write the file")
@@ -147,6 +160,7 @@ def main(argv: list[str]) -> int:
         model=args.model,
         max_repairs=args.max_repairs,
         timeout=args.timeout,
+        deadline=args.deadline,
         tokenizer=args.tokenizer,
     )
     try:

@@ -24,13 +24,13 @@ from .config import LLMConfig
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CancelToken", "Completion", "LLMClient", "LLMError"]
+__all__ = ["CancelToken", "Completion", "Deadline", "LLMClient", "LLMError"]
 
 
 class LLMError(Exception):
     """A model request that did not produce a completion.
 
-    ``kind``: ``rate_limited``, ``timeout``, ``connection``, ``auth``, ``http``,
+    ``kind``: ``rate_limited``, ``timeout``, ``deadline``, ``connection``, ``auth``, ``http``,
     ``cancelled``, ``bad_response``. ``message`` is already free of the API key.
     ``retry_after`` (s) is set for ``rate_limited`` when the server sent ``Retry-After``.
     """
@@ -83,6 +83,69 @@ class CancelToken:
                 await asyncio.wait_for(self._event.wait(), self.interval)
             except asyncio.TimeoutError:
                 pass
+
+    def error(self) -> LLMError:
+        """The error a request stopped by this token raises."""
+        return LLMError("cancelled", "cancelled; the model stream was stopped")
+
+
+class Deadline(CancelToken):
+    """A :class:`CancelToken` that also fires ``seconds`` after it is made: the overall
+    deadline of one instruction (``gap.llm.deadline``), shared by every model call of it.
+
+    ``inner`` is the caller's token (an editor's cancel); when it fired, the error is
+    ``cancelled`` as before, else — the time being up — ``deadline``. ``seconds`` of 0 or
+    None means no deadline (only ``inner`` counts).
+    """
+
+    def __init__(self, seconds: float | None, inner: CancelToken | None = None, *, interval: float = 0.05) -> None:
+        super().__init__(interval=min(interval, inner.interval) if inner is not None else interval)
+        self.seconds = seconds if seconds and seconds > 0 else None
+        self.inner = inner
+        self.started = time.monotonic()
+        self.ends = self.started + self.seconds if self.seconds is not None else None
+
+    @property
+    def expired(self) -> bool:
+        return self.ends is not None and time.monotonic() >= self.ends
+
+    @property
+    def remaining(self) -> float | None:
+        """Seconds left (None without a deadline; never below 0)."""
+        return None if self.ends is None else max(0.0, self.ends - time.monotonic())
+
+    @property
+    def cancelled(self) -> bool:
+        if not self._flag and ((self.inner is not None and self.inner.cancelled) or self.expired):
+            self._flag = True
+        return self._flag
+
+    def cancel(self) -> None:
+        if self.inner is not None:
+            self.inner.cancel()
+        super().cancel()
+
+    async def wait(self) -> None:
+        if self._event is None:
+            self._event = asyncio.Event()
+        while not self.cancelled:
+            step = self.interval
+            if self.ends is not None:
+                step = min(step, max(0.0, self.ends - time.monotonic()))
+            try:
+                await asyncio.wait_for(self._event.wait(), step)
+            except asyncio.TimeoutError:
+                pass
+
+    def error(self) -> LLMError:
+        if (self.inner is not None and self.inner.cancelled) or not self.expired:
+            return super().error()
+        return LLMError("deadline", f"the request did not finish within the {self.seconds:g} s deadline (gap.llm.deadline); the model stream was stopped")
+
+    def check(self) -> None:
+        """Raise :meth:`error` when cancelled or the time is up (before starting a call)."""
+        if self.cancelled:
+            raise self.error()
 
 
 @attrs.frozen
@@ -289,7 +352,7 @@ class LLMClient:
                         await task
                     except (asyncio.CancelledError, Exception):  # noqa: BLE001
                         pass
-                    raise LLMError("cancelled", "cancelled; the model stream was stopped")
+                    raise cancel.error()
                 task.result()
         except (LLMError, asyncio.CancelledError):
             raise

@@ -2,10 +2,10 @@
 
 Sources, first hit wins per field: the client's settings (``workspace/configuration`` section
 ``gap``: ``gap.llm.baseUrl``, ``gap.llm.model``, ``gap.llm.apiKey``, ``gap.llm.maxRepairs``,
-``gap.llm.editSyntax``, ``gap.llm.timeout``, ``gap.tokenizer``), then the environment
-(``GAP_LLM_BASE_URL``, ``GAP_LLM_MODEL``, ``GAP_LLM_API_KEY`` falling back to
-``OPENAI_API_KEY``, ``GAP_LLM_MAX_REPAIRS``, ``GAP_LLM_EDIT_SYNTAX``, ``GAP_TOKENIZER``), then
-defaults.
+``gap.llm.editSyntax``, ``gap.llm.timeout``, ``gap.llm.deadline``, ``gap.tokenizer``), then
+the environment (``GAP_LLM_BASE_URL``, ``GAP_LLM_MODEL``, ``GAP_LLM_API_KEY`` falling back to
+``OPENAI_API_KEY``, ``GAP_LLM_MAX_REPAIRS``, ``GAP_LLM_EDIT_SYNTAX``, ``GAP_LLM_TIMEOUT``,
+``GAP_LLM_DEADLINE``, ``GAP_TOKENIZER``), then defaults.
 
 The API key is held in a :class:`Secret`: its ``repr``/``str`` never show it, and
 :func:`redact` scrubs it (and provider-style masked echoes of it) from any text before that
@@ -152,6 +152,8 @@ class LLMConfig:
         syntax: what the maintain prompt asks for: ``"blocks"`` (plain-text edit blocks) or
             ``"json"`` (JSON envelopes); the pipeline accepts both either way.
         timeout: seconds without progress before a request fails (connect/read), default 60.
+        deadline: seconds one instruction may take in all — every model call of it, repair
+            rounds, the fallback and 429 retries included — default 300; 0 means no deadline.
         max_retry_wait: the longest ``Retry-After`` (s) honoured on HTTP 429 before giving up.
         tokenizer: a ``tokenizer.json`` path or a locally cached hub name, or None (estimate).
         temperature: sampling temperature (None: the server's default).
@@ -164,6 +166,7 @@ class LLMConfig:
     max_repairs: int = 2
     syntax: str = "blocks"
     timeout: float = 60.0
+    deadline: float = 300.0
     max_retry_wait: float = 10.0
     tokenizer: str | None = None
     temperature: float | None = 0.0
@@ -173,7 +176,7 @@ class LLMConfig:
         return (
             f"LLMConfig(base_url={self.base_url!r}, model={self.model!r}, api_key={self.api_key!r}, "
             f"max_repairs={self.max_repairs}, syntax={self.syntax!r}, timeout={self.timeout}, "
-            f"tokenizer={self.tokenizer!r})"
+            f"deadline={self.deadline}, tokenizer={self.tokenizer!r})"
         )
 
     __str__ = __repr__
@@ -225,6 +228,13 @@ class LLMConfig:
                 kw["timeout"] = float(v)
             except (TypeError, ValueError):
                 pass
+        if (v := pick("llm.deadline", "GAP_LLM_DEADLINE")) is not None:
+            try:
+                d = float(v)
+            except (TypeError, ValueError):
+                d = -1.0
+            if d >= 0 and d == d and d != float("inf"):  # a negative, NaN or infinite value: the default
+                kw["deadline"] = d
         if (v := pick("llm.maxRetryWait", "GAP_LLM_MAX_RETRY_WAIT")) is not None:
             try:
                 kw["max_retry_wait"] = float(v)

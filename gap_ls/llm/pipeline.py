@@ -14,6 +14,11 @@
    raise one :class:`EditFailed` — nothing is ever applied here, so a failure leaves the
    document exactly as it was.
 
+All of it — every model call, repair round, the fallback and 429 retries — runs under one
+overall deadline, ``config.deadline`` seconds (``gap.llm.deadline``; 0: none), on top of the
+per-read ``config.timeout``: a server that trickles tokens forever, or a long chain of
+repairs, ends in ``EditFailed("deadline", …)`` with the model stream closed.
+
 Accounting (:class:`Accounting`): output tokens of the answer(s) vs the tokens of the whole
 artifact (what a regeneration would cost), attempts, time to first / last token, and running
 :class:`SessionStats`.
@@ -33,7 +38,7 @@ from gap_engine.editblocks import BlockStream, looks_like_blocks, parse_blocks
 from gap_engine.model import PROTOCOL, EditOperation, SynthesizeContent, Target
 
 from . import prompts
-from .client import CancelToken, LLMClient, LLMError
+from .client import CancelToken, Deadline, LLMClient, LLMError
 from .config import LLMConfig
 from .partial import JsonOpStream
 from .tokens import TokenCounter, make_counter
@@ -226,8 +231,8 @@ class SynthOutcome:
 class EditFailed(Exception):
     """No edit: one clear reason. ``code`` is a GAP error code (``target_not_found``,
     ``invalid_envelope``, ``invalid_content``, ``version_conflict``) for answers the engine
-    refused, or the transport's kind (``timeout``, ``rate_limited``, ``connection``, ``auth``,
-    ``http``, ``cancelled``, ``bad_response``). ``attempts`` lists the model calls made."""
+    refused, or the transport's kind (``timeout``, ``deadline``, ``rate_limited``,
+    ``connection``, ``auth``, ``http``, ``cancelled``, ``bad_response``). ``attempts`` lists the model calls made."""
 
     def __init__(self, code: str, message: str, attempts: tuple[Attempt, ...] = ()):
         super().__init__(f"{code}: {message}")
@@ -382,6 +387,12 @@ class EditPipeline:
     async def aclose(self) -> None:
         await self.client.aclose()
 
+    def _deadline(self, cancel: CancelToken | None) -> CancelToken | None:
+        """The token for one instruction: the caller's ``cancel`` plus ``config.deadline``."""
+        if not self.config.deadline or self.config.deadline <= 0:
+            return cancel
+        return Deadline(self.config.deadline, cancel)
+
     async def _call(
         self,
         kind: str,
@@ -402,6 +413,8 @@ class EditPipeline:
                 return on_delta(d)
             return None
 
+        if isinstance(cancel, Deadline):
+            cancel.check()  # no new call (a repair, the fallback) once the time is up
         if on_progress is not None:
             on_progress(Progress(kind, received[0], time.perf_counter() - t0, attempt_no))
         comp = await self.client.stream_chat(messages, on_delta=delta, cancel=cancel)
@@ -459,9 +472,11 @@ class EditPipeline:
         operations shown so far). Nothing is applied to any buffer here.
 
         Raises:
-            EditFailed: one clear error; the artifact is untouched.
+            EditFailed: one clear error (``deadline`` when ``config.deadline`` ran out); the
+                artifact is untouched.
         """
         syntax = syntax or self.config.syntax
+        cancel = self._deadline(cancel)
         if target_id is not None and artifact.index().get(target_id) is None and address_is_id(artifact):
             raise EditFailed("target_not_found", f"no target with id {target_id!r} in the document")
         t0 = time.perf_counter()
@@ -558,11 +573,12 @@ class EditPipeline:
         the answer streams to ``on_text`` (Markdown fences removed) as it arrives.
 
         Raises:
-            EditFailed: transport errors, cancellation, or an empty / malformed answer.
+            EditFailed: transport errors, cancellation, the deadline, or an empty / malformed answer.
         """
         t0 = time.perf_counter()
         received = [0]
         ff = FenceFilter()
+        cancel = self._deadline(cancel)
 
         def on_delta(d: str):
             out = ff.feed(d)
@@ -608,10 +624,12 @@ class EditPipeline:
         markers changes). Repairs as for :meth:`edit`.
 
         Raises:
-            EditFailed: the model changed other text (after the repairs), or a transport error.
+            EditFailed: the model changed other text (after the repairs), a transport error, or
+                the deadline.
         """
         from gap_engine import strip
 
+        cancel = self._deadline(cancel)
         t0 = time.perf_counter()
         received = [0]
         attempts: list[Attempt] = []
