@@ -93,3 +93,16 @@ async def test_pipeline_accounting_uses_the_configured_tokenizer(tmp_path, fake)
     await pipe.aclose()
     assert out.accounting.counter == f"tokenizer {path}"
     assert out.accounting.full_tokens == pipe.counter(out.artifact.body)
+
+
+def test_deadline_from_settings_env_and_overrides():
+    assert LLMConfig.resolve({}, env={}).deadline == 300.0
+    assert LLMConfig.resolve({}, env={"GAP_LLM_DEADLINE": "45"}).deadline == 45.0
+    assert LLMConfig.resolve({"llm": {"deadline": 12.5}}, env={"GAP_LLM_DEADLINE": "45"}).deadline == 12.5
+    assert LLMConfig.resolve({"llm.deadline": 0}, env={"GAP_LLM_DEADLINE": "45"}).deadline == 0.0  # 0: none
+    assert LLMConfig.resolve({}, env={"GAP_LLM_DEADLINE": "0"}).deadline == 0.0
+    for bad in ("soon", "-3", "nan", "inf"):
+        assert LLMConfig.resolve({}, env={"GAP_LLM_DEADLINE": bad}).deadline == 300.0, bad
+    assert LLMConfig.resolve({}, env={"GAP_LLM_DEADLINE": "45"}, deadline=2.0).deadline == 2.0
+    cfg = LLMConfig.resolve({"llm": {"apiKey": KEY, "deadline": 9}}, env={})
+    assert "deadline=9.0" in repr(cfg) and KEY not in repr(cfg)

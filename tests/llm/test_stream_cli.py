@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -110,3 +111,29 @@ def test_cli_new_file_from_instruction(fake, tmp_path):
 def test_cli_usage_errors(fake, tmp_path):
     assert _cli(fake, str(tmp_path / "missing.html"), "-m", "x").returncode == 2
     assert _cli(fake, str(tmp_path / "x.html")).returncode == 2
+
+
+def test_cli_deadline_stops_a_trickling_model_and_leaves_the_file(fake, tmp_path):
+    f = tmp_path / "dashboard.html"
+    f.write_text(R.DASHBOARD, "utf-8")
+    fake.script(Reply("tok " * 50_000, chunk_size=4, latency=0.2))  # a token each 0.2 s, for hours
+    t0 = time.monotonic()
+    r = _cli(fake, str(f), "-m", R.ORDERS_INSTRUCTION, "--deadline", "1", "-q", timeout=30)
+    assert r.returncode == 1, r.stderr
+    assert time.monotonic() - t0 < 15  # process start-up included; without --deadline: hours
+    assert "deadline" in r.stderr and "1 s" in r.stderr and "unchanged" in r.stderr
+    assert f.read_text("utf-8") == R.DASHBOARD
+    assert API_KEY not in r.stdout + r.stderr
+    bad = _cli(fake, str(f), "-m", "x", "--deadline", "-1")
+    assert bad.returncode == 2 and "deadline" in bad.stderr
+
+
+def test_cli_deadline_from_the_environment(fake, tmp_path):
+    f = tmp_path / "dashboard.html"
+    f.write_text(R.DASHBOARD, "utf-8")
+    fake.script(Reply("tok " * 50_000, chunk_size=4, latency=0.2))
+    r = _cli(fake, str(f), "-m", R.ORDERS_INSTRUCTION, "-q", "--json", env_extra={"GAP_LLM_DEADLINE": "0.8"}, timeout=30)
+    assert r.returncode == 1, r.stderr
+    data = json.loads(r.stdout)
+    assert data["code"] == "deadline" and "0.8 s" in data["message"] and data["applied"] is False
+    assert f.read_text("utf-8") == R.DASHBOARD
