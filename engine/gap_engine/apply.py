@@ -305,7 +305,7 @@ def _one_id_op(body: str, idx: Index, op):
         return None
     d = n - (e - s)
     if marked or (s < e and body.find("gap:target", s, e) >= 0):
-        new_idx = idx._edit_pieces(((s, e, text, rec, True),), (t.value,), True)
+        new_idx = idx._edit_one(s, e, text, rec)
         if new_idx is None:
             return None
         if new_idx is False:  # the text is malformed on its own: what splice would do

@@ -523,6 +523,56 @@ class Index:
             idx = idx.compacted()
         return idx
 
+    def _edit_one(self, s: int, e: int, text: str, rec) -> "Index | None | bool":
+        """:meth:`_edit_pieces` for one piece (one operation), specialised for a body with no
+        marker problems (so no duplicated, unclosed or id-less marker anywhere): targets whose
+        region lies in ``[s, e)`` go, the markers of ``text`` come. Other cases, and a new id
+        that is already in use, go to :meth:`_edit_pieces`. Same results and contract."""
+        if self.problems or self._others:
+            return self._edit_pieces(((s, e, text, rec, True),), (rec[_ID],), True)
+        order = self._order
+        deltas = self._deltas
+        nd = len(deltas)
+        recs = self._recs
+        key = _OS_KEY if not nd else self._os
+        j = bisect_left(order, s, key=key)
+        k = bisect_left(order, e, j, key=key) if s < e else j
+        new_list = ()
+        if "gap:target" in text:
+            new_list, new_problems, _ = _scan_raw(text, s, nd + 1, rec[_ID], rec[_DEP] + 1)
+            if new_problems:
+                return False  # malformed on its own: splice would rescan the whole body too
+            removed_ids = None
+            for r in new_list:
+                rid = r[_ID]
+                if rid in recs:
+                    if removed_ids is None:
+                        removed_ids = {o[_ID] for o in order[j:k]}
+                    if rid not in removed_ids:
+                        # an id in use elsewhere: a duplicate or a take-over (the general path)
+                        return self._edit_pieces(((s, e, text, rec, True),), (rec[_ID],), True)
+        if j == k and not new_list:
+            new_recs = recs
+            new_order = order
+            new_infos = self._infos if self._infos is not None else self.infos
+        else:
+            infos = self._infos if self._infos is not None else self.infos
+            new_recs = recs.copy()
+            for i in range(j, k):
+                del new_recs[order[i][_ID]]
+            if new_list:
+                for r in new_list:
+                    new_recs[r[_ID]] = r
+                new_order = order[:j] + tuple(new_list) + order[k:]
+                new_infos = infos[:j] + tuple([_rec_info(r) for r in new_list]) + infos[k:]
+            else:
+                new_order = order[:j] + order[k:]
+                new_infos = infos[:j] + infos[k:]
+        idx = _new_index(new_recs, new_order, deltas + ((s, len(text) - (e - s)),), (), (), self._dups, new_infos)
+        if nd >= _MAX_PENDING:
+            idx = idx.compacted()
+        return idx
+
     def _edit_pieces(self, pieces, targeted, single: bool = False) -> "Index | None | bool":
         """This index after independent edits of target contents, some of which add or remove
         markers (internal fast path of apply), or None when the edits are not simple enough
