@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,81 @@ async def test_accounting_reaches_the_preview_status_bar(client: LanguageClient)
                     note = json.loads(line[5:])["text"]
                     break
     assert note and "tokens" in note
+
+
+def _trickle() -> Reply:
+    """A model that never finishes: a token every 0.2 s for hours."""
+    return Reply("tok " * 50_000, chunk_size=4, latency=0.2)
+
+
+def _set_deadline(client, seconds: float) -> None:
+    client.set_configuration(
+        {"llm": {"baseUrl": client.fake.base_url, "model": "fake-gap-model", "apiKey": API_KEY, "maxRepairs": 1, "deadline": seconds}, "confirmEdits": False},
+        section="gap",
+    )
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+
+
+async def _wait_disconnect(client) -> None:
+    for _ in range(250):  # the fake server notices the dropped stream; allow 5 s under load
+        if client.fake.disconnects:
+            return
+        await asyncio.sleep(0.02)
+
+
+async def test_deadline_stops_a_trickling_model_and_leaves_the_document(client: LanguageClient):
+    await _settle(client)
+    _set_deadline(client, 1.5)
+    ed = client.editor
+    ed.open(URI, R.DASHBOARD)
+    client.fake.script(_trickle())
+    t0 = time.monotonic()
+    with pytest.raises(JsonRpcException) as ei:
+        await ed.command("gap.editWithInstruction", URI, R.ORDERS_INSTRUCTION)
+    took = time.monotonic() - t0
+    assert 1.4 <= took < 4.0, took
+    text = str(ei.value)
+    assert "deadline" in text and "1.5 s" in text and "document unchanged" in text
+    assert ed.docs[URI] == R.DASHBOARD and not ed.applied
+    assert any("deadline" in m.message for m in client.messages)  # shown to the user as an error
+    ended = [vals for vals in client.progress_reports.values() if vals and isinstance(vals[-1], types.WorkDoneProgressEnd)]
+    assert ended and ended[-1][-1].message == "failed"
+    assert any(isinstance(v, types.WorkDoneProgressReport) for v in ended[-1])  # tokens were arriving
+    await _wait_disconnect(client)
+    assert client.fake.disconnects == 1 and client.fake.completed == 0 and len(client.fake.requests) == 1
+    log_text = LOG_FILE.read_text("utf-8") if LOG_FILE.exists() else ""
+    everything = log_text + "".join(m.message for m in client.log_messages + client.messages) + text
+    assert API_KEY not in everything and API_KEY[:8] not in everything
+
+
+async def test_cancel_request_still_stops_the_stream_under_a_deadline(client: LanguageClient):
+    """``$/cancelRequest`` for the running ``workspace/executeCommand`` stops the command (pygls
+    alone would answer RequestCancelled and let it run on to the deadline, then apply): the
+    stream is closed at once, long before the 10 s deadline, and nothing is applied."""
+    await _settle(client)
+    _set_deadline(client, 10)
+    ed = client.editor
+    ed.open(URI, R.DASHBOARD)
+    client.fake.script(_trickle())
+    params = types.ExecuteCommandParams(command="gap.editWithInstruction", arguments=[URI, R.ORDERS_INSTRUCTION])
+    fut = asyncio.ensure_future(client.protocol.send_request_async(types.WORKSPACE_EXECUTE_COMMAND, params, msg_id="edit-cancel-1"))
+    for _ in range(250):
+        if client.fake.requests:
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.3)
+    t0 = time.monotonic()
+    client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="edit-cancel-1"))
+    with pytest.raises(JsonRpcException) as ei:
+        await asyncio.wait_for(fut, 5)
+    assert "canceled" in str(ei.value).lower()
+    await _wait_disconnect(client)
+    assert client.fake.disconnects == 1 and client.fake.completed == 0
+    assert time.monotonic() - t0 < 2.0  # the model stream was stopped by the cancel, not the deadline
+    for _ in range(100):  # the command's own ending reaches the log
+        if any("cancelled" in m.message for m in client.log_messages):
+            break
+        await asyncio.sleep(0.02)
+    assert any("document unchanged — cancelled" in m.message for m in client.log_messages)
+    assert not any("deadline" in m.message for m in client.log_messages + client.messages)
+    assert ed.docs[URI] == R.DASHBOARD and not ed.applied
