@@ -498,25 +498,42 @@ def _plain_batch(body: str, idx: Index, ops):
     pieces.sort()  # edit points are distinct: only the starts are compared
     parts = []
     pos = 0
+    growth = 0
+    edges = None  # edits where text joined with its surroundings may form a marker
+    shifts = []
+    empty = False
     for s, e, text in pieces:
         if s < pos:
             return None
         parts.append(body[pos:s])
         parts.append(text)
         pos = e
+        n = len(text)
+        if (body[s - 1] != ">" and "<" in body[s - 11 : s]) or (n and text[-1] != ">" and "<" in text[-11:]):
+            if edges is None:
+                edges = []
+            edges.append((s + growth, n))  # see _one_id_op
+        d = n - (e - s)
+        if not n and s == e:
+            empty = True
+        shifts.append((s, d))
+        growth += d
     parts.append(body[pos:])
     new_body = "".join(parts)
-    growth = 0
-    for s, e, text in pieces:  # text joined with its surroundings: see _one_id_op
-        p = s + growth
-        n = len(text)
-        if (body[s - 1] != ">" and "<" in body[s - 11 : s] and joins_marker(new_body, p)) or (
-            n and text[-1] != ">" and "<" in text[-11:] and joins_marker(new_body, p + n)
-        ):
-            return None
-        growth += n - (e - s)
-    new_idx = idx._shifted([(s, len(text) - (e - s)) for s, e, text in reversed(pieces)])
-    return new_body, new_idx, tuple([p for p in pieces if p[0] != p[1] or p[2]])
+    if edges is not None:
+        for p, n in edges:
+            if joins_marker(new_body, p) or (n and joins_marker(new_body, p + n)):
+                return None
+    shifts.reverse()
+    deltas = idx._deltas
+    if idx.problems or len(deltas) + len(shifts) > _MAX_PENDING:
+        new_idx = idx._shifted(shifts)
+    else:  # Index._shifted, inlined
+        infos = idx._infos
+        new_idx = _new_index(
+            idx._recs, idx._order, deltas + tuple(shifts), (), idx._others, idx._dups, infos if infos is not None else idx.infos
+        )
+    return new_body, new_idx, tuple([p for p in pieces if p[0] != p[1] or p[2]]) if empty else tuple(pieces)
 
 
 def _apply(artifact, envelope, count_tokens, strict_markers):
