@@ -31,9 +31,10 @@ SETTING_NAMES = {
     "confirm_edits": "confirmEdits",
     "llm_edit_syntax": "llm.editSyntax",
     "llm_timeout": "llm.timeout",
+    "llm_deadline": "llm.deadline",
 }
 #: allowed ranges of the integer settings (inclusive)
-RANGES = {"debounce_ms": (0, 10_000), "preview_port": (0, 65_535), "llm_max_repairs": (0, 10), "llm_timeout": (1, 3600)}
+RANGES = {"debounce_ms": (0, 10_000), "preview_port": (0, 65_535), "llm_max_repairs": (0, 10), "llm_timeout": (1, 3600), "llm_deadline": (0, 86_400)}
 
 
 @attrs.define
@@ -59,6 +60,8 @@ class Settings:
             blocks) or ``"json"`` (``gap.llm.editSyntax``, env ``GAP_LLM_EDIT_SYNTAX``).
         llm_timeout: seconds without progress before a model call is abandoned
             (``gap.llm.timeout``, env ``GAP_LLM_TIMEOUT``).
+        llm_deadline: seconds one instruction may take in all (model calls, repair rounds,
+            retries), 0 = none (``gap.llm.deadline``, env ``GAP_LLM_DEADLINE``).
 
     An empty string in a client setting counts as unset (so that it does not hide the
     environment variable behind it).
@@ -75,6 +78,7 @@ class Settings:
     confirm_edits: bool = True
     llm_edit_syntax: str | None = None
     llm_timeout: float | None = None
+    llm_deadline: float | None = None
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -107,6 +111,7 @@ class Settings:
             llm_max_repairs=llm.get("maxRepairs"),
             llm_edit_syntax=llm.get("editSyntax"),
             llm_timeout=llm.get("timeout"),
+            llm_deadline=llm.get("deadline"),
         )
         out = attrs.evolve(self)
         problems = []

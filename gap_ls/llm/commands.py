@@ -82,8 +82,6 @@ class LLMState:
         self.session = SessionStats()
         self._pipeline: EditPipeline | None = None
         self._key: Any = None
-        self.client_deadline: float | None = None  # gap.llm.deadline read by refresh_deadline
-        self._bad_deadline: Any = None
 
     def config(self, ls) -> LLMConfig:
         s = getattr(ls, "settings", None)
@@ -96,41 +94,7 @@ class LLMState:
                     llm[key] = v
             if getattr(s, "tokenizer", None):
                 section["tokenizer"] = s.tokenizer
-        if "deadline" not in llm and self.client_deadline is not None:
-            llm["deadline"] = self.client_deadline
         return LLMConfig.resolve(section)
-
-    async def refresh_deadline(self, ls) -> None:
-        """Read ``gap.llm.deadline`` from the client when the server's settings object does not
-        carry it (``gap_ls.settings.Settings`` has no ``llm_deadline`` field yet): one
-        ``workspace/configuration`` request per command, bounded to 2 s; any failure keeps the
-        environment / default value."""
-        s = getattr(ls, "settings", None)
-        if s is not None and hasattr(s, "llm_deadline"):
-            return
-        try:
-            caps = ls.client_capabilities
-            if not (caps.workspace and caps.workspace.configuration):
-                return
-            res = await asyncio.wait_for(ls.workspace_configuration_async(types.ConfigurationParams(items=[types.ConfigurationItem(section="gap")])), 2.0)
-        except Exception as exc:  # noqa: BLE001 - no client answer: keep env / default
-            log.debug("reading gap.llm.deadline from the client failed: %s", type(exc).__name__)
-            return
-        section = res[0] if res else None
-        llm = section.get("llm") if isinstance(section, dict) else None
-        v = llm.get("deadline") if isinstance(llm, dict) else None
-        if isinstance(section, dict) and v is None:
-            v = section.get("llm.deadline")
-        if v is None or (isinstance(v, str) and not v.strip()):
-            self.client_deadline = None
-            return
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0 or v == float("inf"):
-            if v != self._bad_deadline:
-                self._bad_deadline = v
-                ls.show(f"gap-ls: gap.llm.deadline: expected seconds ≥ 0 (0: none), got {v!r}; using the default", types.MessageType.Warning)
-            self.client_deadline = None
-            return
-        self.client_deadline = float(v)
 
     def pipeline(self, ls) -> EditPipeline:
         cfg = self.config(ls)
@@ -336,7 +300,6 @@ async def edit_with_instruction(ls, uri: str, instruction: str, target_id: str |
     artifact = doc.artifact()
     text0 = doc.text
     st = _state(ls)
-    await st.refresh_deadline(ls)
     pipe = st.pipeline(ls)
     partial = _PartialPreview(ls, doc, artifact)
     async with work_progress(ls, "GAP: edit with instruction") as (report, cancel, outcome):
@@ -423,7 +386,6 @@ async def synthesize(ls, uri: str | None, instruction: str, fmt: str | None) -> 
     if not isinstance(instruction, str) or not instruction.strip():
         raise _failed("gap.synthesize needs an instruction", {"code": "invalid_params", "message": "missing instruction"})
     st = _state(ls)
-    await st.refresh_deadline(ls)
     pipe = st.pipeline(ls)
     created = False
     if not uri:
@@ -512,7 +474,6 @@ async def add_targets(ls, uri: str) -> dict:
     artifact = doc.artifact()
     text0 = doc.text
     st = _state(ls)
-    await st.refresh_deadline(ls)
     pipe = st.pipeline(ls)
     async with work_progress(ls, "GAP: add targets with the model") as (report, cancel, outcome):
         try:

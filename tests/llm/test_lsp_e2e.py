@@ -219,12 +219,31 @@ def _trickle() -> Reply:
     return Reply("tok " * 50_000, chunk_size=4, latency=0.2)
 
 
-def _set_deadline(client, seconds: float) -> None:
+async def _set_deadline(client, seconds: float) -> None:
+    """Change the client's ``gap`` settings and wait until the server has read them (it asks
+    with ``workspace/configuration`` after ``didChangeConfiguration``)."""
     client.set_configuration(
         {"llm": {"baseUrl": client.fake.base_url, "model": "fake-gap-model", "apiKey": API_KEY, "maxRepairs": 1, "deadline": seconds}, "confirmEdits": False},
         section="gap",
     )
-    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    asked = []
+    original = client.get_configuration
+
+    def spy(*args, **kwargs):
+        asked.append(kwargs.get("section"))
+        return original(*args, **kwargs)
+
+    client.get_configuration = spy
+    try:
+        client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+        for _ in range(250):
+            if "gap" in asked:
+                break
+            await asyncio.sleep(0.02)
+        assert "gap" in asked, "the server never read the changed settings"
+        await asyncio.sleep(0.05)  # the answer is applied before the next request is read
+    finally:
+        client.get_configuration = original
 
 
 async def _wait_disconnect(client) -> None:
@@ -236,7 +255,7 @@ async def _wait_disconnect(client) -> None:
 
 async def test_deadline_stops_a_trickling_model_and_leaves_the_document(client: LanguageClient):
     await _settle(client)
-    _set_deadline(client, 1.5)
+    await _set_deadline(client, 1.5)
     ed = client.editor
     ed.open(URI, R.DASHBOARD)
     client.fake.script(_trickle())
@@ -264,7 +283,7 @@ async def test_cancel_request_still_stops_the_stream_under_a_deadline(client: La
     alone would answer RequestCancelled and let it run on to the deadline, then apply): the
     stream is closed at once, long before the 10 s deadline, and nothing is applied."""
     await _settle(client)
-    _set_deadline(client, 10)
+    await _set_deadline(client, 10)
     ed = client.editor
     ed.open(URI, R.DASHBOARD)
     client.fake.script(_trickle())

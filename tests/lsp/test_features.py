@@ -109,11 +109,11 @@ async def test_invalid_settings_fall_back_and_the_user_is_told(client):
 
 
 async def test_model_settings_reach_the_server_and_empty_strings_do_not_hide_env(client):
-    client.set_configuration({"llm": {"model": "", "baseUrl": "  ", "editSyntax": "yaml", "timeout": 0}}, section="gap")
+    client.set_configuration({"llm": {"model": "", "baseUrl": "  ", "editSyntax": "yaml", "timeout": 0, "deadline": -1}}, section="gap")
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
-    assert await wait_for(lambda: sum("gap.llm." in m.message for m in client.messages) >= 2)
+    assert await wait_for(lambda: sum("gap.llm." in m.message for m in client.messages) >= 3)
     said = " | ".join(m.message for m in client.messages)
-    assert "gap.llm.editSyntax" in said and "gap.llm.timeout" in said
+    assert "gap.llm.editSyntax" in said and "gap.llm.timeout" in said and "gap.llm.deadline" in said
     assert "gap.llm.model" not in said and "gap.llm.baseUrl" not in said  # empty = unset, not invalid
 
 
