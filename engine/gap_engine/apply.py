@@ -297,14 +297,14 @@ def _one_id_op(body: str, idx: Index, op):
         return None
     n = len(text)
     new_body = body[:s] + text + body[e:]
-    marked = "gap:target" in text
+    marked = "<" in text and "gap:target" in text  # memchr first: most texts of code hold no "<"
     # text joined with its surroundings must not form a marker (see the docstring)
     if (body[s - 1] != ">" and "<" in body[s - 11 : s] and joins_marker(new_body, s)) or (
         n and text[-1] != ">" and (marked or "<" in text[-11:]) and joins_marker(new_body, s + n)
     ):
         return None
     d = n - (e - s)
-    if marked or (s < e and body.find("gap:target", s, e) >= 0):
+    if marked or (s < e and body.find("<", s, e) >= 0 and body.find("gap:target", s, e) >= 0):
         new_idx = idx._edit_one(s, e, text, rec)
         if new_idx is None:
             return None
@@ -352,7 +352,7 @@ def _id_batch(body: str, idx: Index, ops):
         text = "" if kind == "delete" else op.content
         if text is None:
             return None
-        marked = "gap:target" in text
+        marked = "<" in text and "gap:target" in text
         ent = entries.get(tid)
         if ent is None:
             rec = recs.get(tid)
@@ -382,7 +382,7 @@ def _id_batch(body: str, idx: Index, ops):
         if kind == "replace" or kind == "delete":
             if not ent[3]:
                 cs, ce = ent[1], ent[2]
-                if ce > cs and body.find("gap:target", cs, ce) >= 0:
+                if ce > cs and body.find("<", cs, ce) >= 0 and body.find("gap:target", cs, ce) >= 0:
                     ent[9] = True
                 ent[3] = True
             ent[4] = text
@@ -492,7 +492,9 @@ def _plain_batch(body: str, idx: Index, ops):
             text = ""
         else:
             return None
-        if text is None or "gap:target" in text or (s < e and body.find("gap:target", s, e) >= 0):
+        if text is None or ("<" in text and "gap:target" in text) or (
+            s < e and body.find("<", s, e) >= 0 and body.find("gap:target", s, e) >= 0
+        ):
             return None
         pieces.append((s, e, text))
     pieces.sort()  # edit points are distinct: only the starts are compared
