@@ -19,7 +19,7 @@ import attrs
 from .errors import INVALID_CONTENT, INVALID_ENVELOPE, TARGET_NOT_FOUND, VERSION_CONFLICT, GapError
 from . import markers as _markers
 from .markers import _MAX_PENDING, Index, _new_index, joins_marker
-from .model import PROTOCOL, Artifact, EditOperation, Envelope, HandleContent, _new_artifact, _new_envelope, _new_handle_content
+from .model import PROTOCOL, Artifact, EditOperation, Envelope, _new_artifact, _new_envelope, _new_handle_content
 
 TokenCounter = Callable[[str], int]
 
@@ -181,6 +181,23 @@ def _op_label(i: int, op: EditOperation) -> str:
     return f"operation {i} ({op.op} on {op.target.type} {op.target.value!r})"
 
 
+def _op_range(op: EditOperation, cs: int, ce: int):
+    """Where an id operation edits a target whose content is ``[cs, ce)`` (GAP §4.2): replace
+    and delete cover the content, insert_before is at its start, insert_after at its end; the
+    markers never move. → ``(start, end, text)`` (``text`` None when a required ``content`` is
+    missing), or None for an unknown op."""
+    kind = op.op
+    if kind == "replace":
+        return cs, ce, op.content
+    if kind == "insert_after":
+        return ce, ce, op.content
+    if kind == "insert_before":
+        return cs, cs, op.content
+    if kind == "delete":
+        return cs, ce, ""
+    return None
+
+
 def _apply_id_op(i: int, op: EditOperation, body: str, idx: Index, artifact_id: str, strict: bool, warnings: list):
     rng = idx._content_range(op.target.value)
     if rng is None:
@@ -190,22 +207,13 @@ def _apply_id_op(i: int, op: EditOperation, body: str, idx: Index, artifact_id: 
             artifact_id=artifact_id,
             op_index=i,
         )
-    kind = op.op
-    text = op.content
-    if kind == "replace":
-        s, e = rng
-    elif kind == "insert_before":
-        s = e = rng[0]
-    elif kind == "insert_after":
-        s = e = rng[1]
-    elif kind == "delete":
-        s, e = rng
-        text = ""
-    else:  # pragma: no cover - schema-validated
+    where = _op_range(op, *rng)
+    if where is None:  # pragma: no cover - schema-validated
         raise GapError(INVALID_CONTENT, f"{_op_label(i, op)}: unknown op", artifact_id=artifact_id, op_index=i)
+    s, e, text = where
     if text is None:
         raise GapError(
-            INVALID_CONTENT, f"{_op_label(i, op)}: `content` is required for {kind}", artifact_id=artifact_id, op_index=i
+            INVALID_CONTENT, f"{_op_label(i, op)}: `content` is required for {op.op}", artifact_id=artifact_id, op_index=i
         )
     new_body = body[:s] + text + body[e:]
     new_idx = idx.splice(s, e, text, new_body)
@@ -278,23 +286,10 @@ def _one_id_op(body: str, idx: Index, op):
         ce = rec[5]
     else:
         _, cs, ce, _ = idx._resolve(rec)
-    kind = op.op
-    text = op.content
-    if kind == "replace":
-        s = cs
-        e = ce
-    elif kind == "insert_after":
-        s = e = ce
-    elif kind == "insert_before":
-        s = e = cs
-    elif kind == "delete":
-        s = cs
-        e = ce
-        text = ""
-    else:
-        return None
-    if text is None:
-        return None
+    where = _op_range(op, cs, ce)
+    if where is None or where[2] is None:
+        return None  # the general path reports it
+    s, e, text = where
     n = len(text)
     new_body = body[:s] + text + body[e:]
     marked = "<" in text and "gap:target" in text  # memchr first: most texts of code hold no "<"
@@ -477,21 +472,10 @@ def _plain_batch(body: str, idx: Index, ops):
             ce = rec[5]
         else:
             _, cs, ce, _ = idx._resolve(rec)
-        kind = op.op
-        text = op.content
-        if kind == "replace":
-            s = cs
-            e = ce
-        elif kind == "insert_after":
-            s = e = ce
-        elif kind == "insert_before":
-            s = e = cs
-        elif kind == "delete":
-            s = cs
-            e = ce
-            text = ""
-        else:
+        where = _op_range(op, cs, ce)
+        if where is None:
             return None
+        s, e, text = where
         if text is None or ("<" in text and "gap:target" in text) or (
             s < e and body.find("<", s, e) >= 0 and body.find("gap:target", s, e) >= 0
         ):
