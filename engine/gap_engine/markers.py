@@ -743,7 +743,6 @@ class Index:
                 else:
                     hi = mid
         else:
-            resolve = None
             while lo < hi:
                 mid = (lo + hi) // 2
                 if order[mid][3] < start:

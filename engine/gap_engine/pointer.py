@@ -510,7 +510,6 @@ def _json_splice(doc: _Doc, tokens, op, content, value, label, aid):
 
 def _remove_listed(doc: _Doc, container, mems, member):
     """Remove one member of a comma-separated container (JSON object/array, YAML flow)."""
-    body = doc.body
     i = next(k for k, m in enumerate(mems) if m.node.id == member.node.id)
     if len(mems) == 1:
         # empty the container: everything between the brackets goes
