@@ -19,7 +19,7 @@ from lsprotocol import types
 
 from .documents import Document
 from .edits import ApplyFailed, multi_edit
-from .envelope_files import ArtifactView, envelope_at, envelope_kind, envelopes_of, find_envelopes, is_envelope_file, resolve_artifact, view_of
+from .envelope_files import ArtifactView, envelope_at, envelope_kind, envelopes_of, find_envelopes, is_envelope_file, resolve_artifact
 from .progress import work_done
 from .workspace import envelope_file_uris, read_text
 
