@@ -154,6 +154,36 @@ class Session:
             time.sleep(0.2)
         return target.read_text(encoding="utf-8")
 
+    def wait_server_up(self, timeout: float = 60) -> None:
+        """Until the GAP status bar item shows neither the spinner nor the error icon."""
+        status = self.page.locator(".statusbar-item", has_text="GAP").first
+        status.wait_for(timeout=timeout * 1000)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and status.locator(".codicon-loading, .codicon-error").count():
+            self.page.wait_for_timeout(250)
+
+    def symbols_until(self, wanted, timeout: float) -> list[str]:
+        """Go to Symbol in Editor (Ctrl+Shift+O), again until every name in ``wanted`` is listed
+        or ``timeout`` s pass; the rows last seen."""
+        page = self.page
+        names: list[str] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            page.locator(EDITOR).first.click()
+            page.keyboard.press(f"{MOD}+Shift+O")
+            rows = page.locator(".quick-input-list .monaco-list-row")
+            try:
+                rows.first.wait_for(timeout=5_000)
+                page.wait_for_timeout(300)
+                names = [r.get_attribute("aria-label") or r.inner_text() for r in rows.all()]
+            except Exception:  # noqa: BLE001 — server not ready yet: retry
+                names = []
+            page.keyboard.press("Escape")
+            if all(any(t in n for n in names) for t in wanted):
+                break
+            page.wait_for_timeout(1000)
+        return names
+
     def focus_tab(self, name: str) -> None:
         self.page.locator(f'.tabs-container .tab[aria-label^="{name}"]').first.click()
         self.page.locator(EDITOR).first.wait_for()
@@ -250,12 +280,7 @@ def session(tmp_path_factory):
                     timings["workbench"] = time.monotonic() - t0
                     t0 = time.monotonic()
                     s.quick_open("dashboard.html")
-                    status = page.locator(".statusbar-item", has_text="GAP").first
-                    status.wait_for(timeout=60_000)
-                    # the server is up once the item shows neither the spinner nor the error icon
-                    deadline = time.monotonic() + 60
-                    while time.monotonic() < deadline and status.locator(".codicon-loading, .codicon-error").count():
-                        page.wait_for_timeout(250)
+                    s.wait_server_up(60)
                     timings["extension_active"] = time.monotonic() - t0
                 except Exception as exc:  # noqa: BLE001
                     s.fail("load the workbench and open dashboard.html", exc)
@@ -284,22 +309,7 @@ def test_outline_shows_targets(session):
         expect(page.locator(".statusbar-item", has_text="GAP").first.locator(".codicon-error")).to_have_count(0)
         step = "Go to Symbol in Editor lists every target"
         t0 = time.monotonic()
-        names: list[str] = []
-        deadline = time.monotonic() + 45
-        while time.monotonic() < deadline:
-            page.locator(EDITOR).first.click()
-            page.keyboard.press(f"{MOD}+Shift+O")
-            rows = page.locator(".quick-input-list .monaco-list-row")
-            try:
-                rows.first.wait_for(timeout=5_000)
-                page.wait_for_timeout(300)
-                names = [r.get_attribute("aria-label") or r.inner_text() for r in rows.all()]
-            except Exception:  # noqa: BLE001 — server not ready yet: retry
-                names = []
-            page.keyboard.press("Escape")
-            if all(any(t in n for n in names) for t in TARGETS):
-                break
-            page.wait_for_timeout(1000)
+        names = s.symbols_until(TARGETS, 45)
         assert all(any(t in n for n in names) for t in TARGETS), f"Go to Symbol shows {names}"
         s.timings["symbols"] = time.monotonic() - t0
 
@@ -346,25 +356,11 @@ def test_restart_server(session):
         assert starts() >= 2, "the output channel should show a second start"
         # up once the item shows neither the spinner nor the error icon (until then a code action
         # or symbol request may still be answered by the old client or by VS Code's HTML support)
+        s.wait_server_up(60)
         status = page.locator(".statusbar-item", has_text="GAP").first
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and status.locator(".codicon-loading, .codicon-error").count():
-            page.wait_for_timeout(250)
         expect(status.locator(".codicon-loading, .codicon-error")).to_have_count(0, timeout=5_000)
         step = "Go to Symbol answers after the restart"
-        names: list[str] = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not all(any(t in n for n in names) for t in ("stats",)):
-            page.locator(EDITOR).first.click()
-            page.keyboard.press(f"{MOD}+Shift+O")
-            rows = page.locator(".quick-input-list .monaco-list-row")
-            try:
-                rows.first.wait_for(timeout=5_000)
-                page.wait_for_timeout(300)
-                names = [r.get_attribute("aria-label") or r.inner_text() for r in rows.all()]
-            except Exception:  # noqa: BLE001
-                names = []
-            page.keyboard.press("Escape")
+        names = s.symbols_until(("stats",), 30)
         assert any("stats" in n for n in names), names
     except pytest.skip.Exception:
         raise
