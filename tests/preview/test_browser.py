@@ -294,7 +294,9 @@ def test_burst_coalesces_to_the_final_state_at_most_one_render_per_frame(page, b
     # a model streaming a synthesize token by token: 400 growing versions, as fast as possible
     body = "".join(f'<gap:target id="s{i}"><p class="row">row {i} ' + "lorem " * 8 + "</p></gap:target>" for i in range(80))
     chunks = [body[i : i + 30] for i in range(0, len(body), 30)]
-    t0 = time.monotonic()
+    # count the animation frames the page really gets during the burst (headless Chromium's
+    # frame rate is not a fixed 60 Hz, so wall time is no measure of frames)
+    page.evaluate("window.__frames = 0; (function tick() { window.__frames++; requestAnimationFrame(tick); })()")
     text = ""
     for v, ch in enumerate(chunks, start=2):
         text += ch
@@ -302,12 +304,14 @@ def test_burst_coalesces_to_the_final_state_at_most_one_render_per_frame(page, b
         time.sleep(0.0005)
     final = len(chunks) + 1
     rendered(page, final, timeout=10)
-    elapsed_ms = (time.monotonic() - t0) * 1000
+    frames = page.evaluate("window.__frames")
     assert fr.locator("p.row").count() == 80
     assert fr.locator("p.row").last.inner_text().startswith("row 79")
-    recs = page.evaluate("window.__gap.rendered")
+    recs = [r for r in page.evaluate("window.__gap.rendered") if r["version"] > 1]
     assert len(recs) < len(chunks)  # coalesced
-    assert len(recs) <= elapsed_ms / 16.6 + 3  # never more than one hand-over per frame
+    # never more than one hand-over per animation frame (+1: the first goes at once, in the
+    # frame the counter started in)
+    assert len(recs) <= frames + 1, (len(recs), frames)
 
 
 def test_targets_in_code_and_markdown_views(page, bsrv):

@@ -124,20 +124,24 @@
   // -- hand-over to the frame: at most one per animation frame, never while one is in flight.
   // The first change in a frame goes at once (no added latency for a lone keystroke); later
   // ones in the same frame coalesce and go on the next frame.
+  // One animation-frame callback at most is ever pending, and only it clears handedThisFrame,
+  // so two hand-overs can never fall in the same frame. While a render is in flight nothing
+  // is scheduled: its "rendered" (or "ready", "need-full") message schedules again.
   var rafPending = false, handedThisFrame = false;
   var enc = new TextEncoder();
-  function schedule() {
-    if (!handedThisFrame && !state.inflight) { flush(); return; }
+  function nextFrame() {
     if (rafPending) return;
     rafPending = true;
-    requestAnimationFrame(function () { rafPending = false; handedThisFrame = false; flush(); });
+    requestAnimationFrame(function () { rafPending = false; handedThisFrame = false; if (state.dirty) schedule(); });
+  }
+  function schedule() {
+    if (state.inflight || !state.frameReady) return;
+    if (handedThisFrame) nextFrame(); else flush();
   }
   function flush() {
     if (!state.dirty || state.inflight || !state.frameReady) return;
-    if (!handedThisFrame) {
-      handedThisFrame = true;
-      requestAnimationFrame(function () { handedThisFrame = false; if (state.dirty && !rafPending) schedule(); });
-    }
+    handedThisFrame = true;
+    nextFrame();
     state.inflight = true;
     state.dirty = false;
     // watchdog: a frame that stops answering (an artifact script called document.write and
