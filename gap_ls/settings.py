@@ -84,13 +84,28 @@ class Settings:
     def from_env(cls, env: dict | None = None) -> "Settings":
         env = os.environ if env is None else env
         s = cls()
-        if env.get("GAP_PREVIEW_PORT", "").isdigit():
-            s.preview_port = int(env["GAP_PREVIEW_PORT"])
+        port = env.get("GAP_PREVIEW_PORT", "").strip()
+        if port.isdigit() and int(port) <= 65_535:
+            s.preview_port = int(port)
         s.llm_base_url = env.get("GAP_LLM_BASE_URL") or None
         s.llm_model = env.get("GAP_LLM_MODEL") or None
         s.llm_api_key = env.get("GAP_LLM_API_KEY") or env.get("OPENAI_API_KEY") or None
         s.tokenizer = env.get("GAP_TOKENIZER") or None
         return s
+
+    @staticmethod
+    def env_problems(env: dict | None = None) -> list[str]:
+        """One line per invalid environment value behind a setting (``GAP_PREVIEW_PORT`` and
+        the ``GAP_LLM_*`` numbers and choices, see :func:`gap_ls.llm.config.env_problems`):
+        the variable, its value, what was expected and the default used instead."""
+        from .llm.config import env_problems
+
+        env = os.environ if env is None else env
+        out = []
+        port = env.get("GAP_PREVIEW_PORT", "")
+        if port and not (port.strip().isdigit() and int(port) <= 65_535):
+            out.append(f"GAP_PREVIEW_PORT={port!r}: expected a port from 0 to 65535; using 0 (a free port)")
+        return out + env_problems(env)
 
     def merged(self, section: Any) -> tuple["Settings", list[str]]:
         """These settings overridden by a client ``gap`` section; returns (settings, problems)."""
@@ -189,6 +204,8 @@ async def refresh(ls, pushed: Any = None) -> None:
 def register(ls) -> None:
     @ls.feature(types.INITIALIZED)
     async def _initialized(ls, params: types.InitializedParams) -> None:
+        for p in Settings.env_problems():  # the environment does not change: said once
+            ls.show(f"gap-ls: {p}", types.MessageType.Warning)
         await refresh(ls)
 
     @ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)

@@ -154,8 +154,10 @@ def main(argv: list[str]) -> int:
     if not args.new and not Path(args.file).is_file():
         print(f"gap-ls edit: {args.file}: no such file (use --new to create one)", file=sys.stderr)
         return 2
+    problems: list[str] = []
     cfg = LLMConfig.resolve(
         None,
+        problems=problems,
         base_url=args.base_url.rstrip("/") if args.base_url else None,
         model=args.model,
         max_repairs=args.max_repairs,
@@ -163,6 +165,8 @@ def main(argv: list[str]) -> int:
         deadline=args.deadline,
         tokenizer=args.tokenizer,
     )
+    for line in problems:  # invalid GAP_LLM_* values: said, then the default is used
+        print(f"gap-ls edit: warning: {line}", file=sys.stderr)
     try:
         return asyncio.run(_run(args, cfg))
     except KeyboardInterrupt:

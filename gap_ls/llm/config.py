@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 import attrs
 
-__all__ = ["LLMConfig", "Secret", "redact", "install_log_redaction", "DEFAULT_BASE_URL"]
+__all__ = ["LLMConfig", "Secret", "redact", "install_log_redaction", "env_problems", "DEFAULT_BASE_URL"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -140,6 +140,66 @@ def _get(settings: Mapping[str, Any] | None, dotted: str) -> Any:
     return cur
 
 
+def _count(lo: int, hi: int):
+    def check(v: Any) -> int:
+        if isinstance(v, bool):
+            raise ValueError(f"expected a whole number from {lo} to {hi}")
+        try:
+            n = int(str(v).strip()) if isinstance(v, str) else int(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected a whole number from {lo} to {hi}") from None
+        if (not isinstance(v, str) and n != v) or not lo <= n <= hi:
+            raise ValueError(f"expected a whole number from {lo} to {hi}")
+        return n
+
+    return check
+
+
+def _seconds(lo: float, hi: float, zero_ok: bool):
+    what = f"expected seconds from {lo:g} to {hi:g}" if zero_ok else f"expected seconds above 0, at most {hi:g}"
+
+    def check(v: Any) -> float:
+        if isinstance(v, bool):
+            raise ValueError(what)
+        try:
+            x = float(v)
+        except (TypeError, ValueError):
+            raise ValueError(what) from None
+        if not (lo <= x <= hi) or (not zero_ok and x <= 0):  # NaN fails both comparisons
+            raise ValueError(what)
+        return x
+
+    return check
+
+
+def _syntax(v: Any) -> str:
+    if str(v) not in SYNTAXES:
+        raise ValueError("expected " + " or ".join(repr(x) for x in SYNTAXES))
+    return str(v)
+
+
+#: client setting (under ``gap.``) → (environment variable, LLMConfig field, checker); the
+#: ranges are the editor settings' (``gap_ls.settings.RANGES``)
+_CHECKED = {
+    "llm.maxRepairs": ("GAP_LLM_MAX_REPAIRS", "max_repairs", _count(0, 10)),
+    "llm.editSyntax": ("GAP_LLM_EDIT_SYNTAX", "syntax", _syntax),
+    "llm.timeout": ("GAP_LLM_TIMEOUT", "timeout", _seconds(0, 3600, False)),
+    "llm.deadline": ("GAP_LLM_DEADLINE", "deadline", _seconds(0, 86_400, True)),
+    "llm.maxRetryWait": ("GAP_LLM_MAX_RETRY_WAIT", "max_retry_wait", _seconds(0, 3600, True)),
+}
+
+
+def env_problems(env: Mapping[str, str] | None = None) -> list[str]:
+    """One line per invalid ``GAP_LLM_*`` environment variable (``GAP_LLM_MAX_REPAIRS``,
+    ``GAP_LLM_EDIT_SYNTAX``, ``GAP_LLM_TIMEOUT``, ``GAP_LLM_DEADLINE``,
+    ``GAP_LLM_MAX_RETRY_WAIT``): its name, value, what was expected and the default used
+    instead, e.g. ``"GAP_LLM_DEADLINE='abc': expected seconds from 0 to 86400; using 300.0"``.
+    Values are never secrets here (the key is not checked)."""
+    out: list[str] = []
+    LLMConfig.resolve({}, env=os.environ if env is None else env, problems=out)
+    return out
+
+
 @attrs.frozen(repr=False)
 class LLMConfig:
     """Resolved LLM settings.
@@ -190,13 +250,16 @@ class LLMConfig:
         cls,
         settings: Mapping[str, Any] | None = None,
         env: Mapping[str, str] | None = None,
+        problems: list[str] | None = None,
         **overrides: Any,
     ) -> "LLMConfig":
         """Settings (the client's ``gap`` section) over environment over defaults; keyword
         ``overrides`` (e.g. from CLI flags; None values ignored) win over both.
 
-        Invalid values (a non-integer ``maxRepairs``, an unknown ``editSyntax``) fall back to
-        the default rather than failing.
+        Invalid values (a non-integer ``maxRepairs``, an unknown ``editSyntax``, a negative
+        ``deadline``…) fall back to the default rather than failing; when ``problems`` is a
+        list, one line per such value is appended to it, naming the setting or environment
+        variable, the value and the default used (see :func:`env_problems`).
         """
         env = os.environ if env is None else env
 
@@ -216,30 +279,18 @@ class LLMConfig:
             kw["model"] = str(v)
         key = pick("llm.apiKey", "GAP_LLM_API_KEY", "OPENAI_API_KEY")
         kw["api_key"] = key if isinstance(key, Secret) else Secret(str(key) if key is not None else None)
-        if (v := pick("llm.maxRepairs", "GAP_LLM_MAX_REPAIRS")) is not None:
+        for setting, (env_name, field, check) in _CHECKED.items():
+            v = _get(settings, setting)
+            if v in (None, ""):
+                v = env.get(env_name) or None
+            if v is None or overrides.get(field) is not None:
+                continue
             try:
-                kw["max_repairs"] = max(0, int(v))
-            except (TypeError, ValueError):
-                pass
-        if (v := pick("llm.editSyntax", "GAP_LLM_EDIT_SYNTAX")) is not None and str(v) in SYNTAXES:
-            kw["syntax"] = str(v)
-        if (v := pick("llm.timeout", "GAP_LLM_TIMEOUT")) is not None:
-            try:
-                kw["timeout"] = float(v)
-            except (TypeError, ValueError):
-                pass
-        if (v := pick("llm.deadline", "GAP_LLM_DEADLINE")) is not None:
-            try:
-                d = float(v)
-            except (TypeError, ValueError):
-                d = -1.0
-            if d >= 0 and d == d and d != float("inf"):  # a negative, NaN or infinite value: the default
-                kw["deadline"] = d
-        if (v := pick("llm.maxRetryWait", "GAP_LLM_MAX_RETRY_WAIT")) is not None:
-            try:
-                kw["max_retry_wait"] = float(v)
-            except (TypeError, ValueError):
-                pass
+                kw[field] = check(v)
+            except ValueError as exc:
+                if problems is not None:
+                    source = env_name if _get(settings, setting) in (None, "") else f"gap.{setting}"
+                    problems.append(f"{source}={v!r}: {exc}; using {attrs.fields_dict(cls)[field].default!r}")
         if (v := pick("tokenizer", "GAP_TOKENIZER")) is not None:
             kw["tokenizer"] = str(v)
         for k, v in overrides.items():

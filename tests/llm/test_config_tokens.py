@@ -106,3 +106,33 @@ def test_deadline_from_settings_env_and_overrides():
     assert LLMConfig.resolve({}, env={"GAP_LLM_DEADLINE": "45"}, deadline=2.0).deadline == 2.0
     cfg = LLMConfig.resolve({"llm": {"apiKey": KEY, "deadline": 9}}, env={})
     assert "deadline=9.0" in repr(cfg) and KEY not in repr(cfg)
+
+
+def test_invalid_environment_values_are_named_and_fall_back_to_defaults():
+    from gap_ls.llm.config import env_problems
+    from gap_ls.settings import Settings
+
+    env = {"GAP_LLM_DEADLINE": "abc", "GAP_LLM_TIMEOUT": "0", "GAP_LLM_MAX_REPAIRS": "-1",
+           "GAP_LLM_EDIT_SYNTAX": "xml", "GAP_LLM_MAX_RETRY_WAIT": "nan", "GAP_PREVIEW_PORT": "http"}
+    got = Settings.env_problems(env)
+    assert len(got) == 6, got
+    by_var = {line.split("=", 1)[0]: line for line in got}
+    assert "'abc'" in by_var["GAP_LLM_DEADLINE"] and "using 300.0" in by_var["GAP_LLM_DEADLINE"]
+    assert "using 60.0" in by_var["GAP_LLM_TIMEOUT"] and "using 2" in by_var["GAP_LLM_MAX_REPAIRS"]
+    assert "'blocks' or 'json'" in by_var["GAP_LLM_EDIT_SYNTAX"] and "using 0" in by_var["GAP_PREVIEW_PORT"]
+    cfg = LLMConfig.resolve({}, env=env)  # what is said is what is used
+    assert (cfg.deadline, cfg.timeout, cfg.max_repairs, cfg.syntax, cfg.max_retry_wait) == (300.0, 60.0, 2, "blocks", 10.0)
+    assert Settings.from_env(env).preview_port == 0
+    good = {"GAP_LLM_DEADLINE": "0.8", "GAP_LLM_TIMEOUT": "0.5", "GAP_LLM_MAX_REPAIRS": " 3 ", "GAP_LLM_EDIT_SYNTAX": "json", "GAP_PREVIEW_PORT": "8123"}
+    assert Settings.env_problems(good) == []
+    cfg = LLMConfig.resolve({}, env=good)
+    assert (cfg.deadline, cfg.timeout, cfg.max_repairs, cfg.syntax) == (0.8, 0.5, 3, "json")
+    assert Settings.from_env(good).preview_port == 8123
+    # a client setting hides the environment variable; a CLI override hides both
+    assert env_problems({"GAP_LLM_DEADLINE": "abc"}) and LLMConfig.resolve({"llm": {"deadline": 5}}, env={"GAP_LLM_DEADLINE": "abc"}, problems=(p := [])).deadline == 5 and p == []
+    LLMConfig.resolve({}, env={"GAP_LLM_DEADLINE": "abc"}, problems=(p := []), deadline=2.0)
+    assert p == []
+    LLMConfig.resolve({"llm": {"maxRepairs": 2.5}}, env={}, problems=(p := []))
+    assert p == ["gap.llm.maxRepairs=2.5: expected a whole number from 0 to 10; using 2"]
+    # the key is never checked, so never echoed
+    assert env_problems({"GAP_LLM_API_KEY": KEY, "OPENAI_API_KEY": "x"}) == []

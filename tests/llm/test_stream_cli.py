@@ -137,3 +137,14 @@ def test_cli_deadline_from_the_environment(fake, tmp_path):
     data = json.loads(r.stdout)
     assert data["code"] == "deadline" and "0.8 s" in data["message"] and data["applied"] is False
     assert f.read_text("utf-8") == R.DASHBOARD
+
+
+def test_cli_names_an_invalid_environment_value_and_goes_on_with_the_default(fake, tmp_path):
+    f = tmp_path / "dashboard.html"
+    f.write_text(R.DASHBOARD, "utf-8")
+    r = _cli(fake, str(f), "-m", R.REVENUE_INSTRUCTION, "-q", env_extra={"GAP_LLM_DEADLINE": "soon", "GAP_LLM_MAX_REPAIRS": "many"})
+    assert r.returncode == 0, r.stderr
+    assert "warning: GAP_LLM_DEADLINE='soon': expected seconds from 0 to 86400; using 300.0" in r.stderr
+    assert "warning: GAP_LLM_MAX_REPAIRS='many'" in r.stderr
+    assert "$15,720" in f.read_text("utf-8")
+    assert API_KEY not in r.stdout + r.stderr
