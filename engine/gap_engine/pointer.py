@@ -50,6 +50,16 @@ YAML_FORMATS = frozenset({"application/yaml", "text/yaml", "text/x-yaml", "appli
 _INDEX = re.compile(r"(?:0|[1-9][0-9]*)\Z")
 
 
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON value (RFC 8259 has no NaN or Infinity)")
+
+
+def _json_loads(text: str) -> Any:
+    """``json.loads`` that refuses ``NaN``, ``Infinity`` and ``-Infinity``, which Python's
+    decoder accepts but RFC 8259 does not (a document holding them is not JSON)."""
+    return json.loads(text, parse_constant=_no_constant)
+
+
 def format_kind(fmt: str | None) -> str | None:
     """``"json"``, ``"yaml"`` or None for a MIME type (``+json``/``+yaml`` suffixes count)."""
     if not fmt:
@@ -164,7 +174,7 @@ class _Doc:
         self._line_cp = None
         self._lines_b = None
         if kind == "json":
-            self.value = json.loads(body)
+            self.value = _json_loads(body)
         else:
             docs = _yaml_load_all(body)
             if len(docs) > 1:
@@ -820,7 +830,7 @@ def _remove_block_member(doc: _Doc, mems, member):
 def _content_value(kind: str, content: str, label: str, aid):
     if kind == "json":
         try:
-            return json.loads(content)
+            return _json_loads(content)
         except ValueError as exc:
             raise GapError(INVALID_CONTENT, f"{label}: content is not a valid JSON value ({_short(exc)})", artifact_id=aid) from None
     try:
@@ -911,7 +921,7 @@ def _verify(doc: _Doc, kind, tokens, op, value, new_body, label, aid):
     except (KeyError, IndexError, TypeError, ValueError):
         return  # the tree and the loader disagree on addressing; the splice stands on the tree
     try:
-        got = json.loads(new_body) if kind == "json" else _yaml_load(new_body)
+        got = _json_loads(new_body) if kind == "json" else _yaml_load(new_body)
     except Exception as exc:
         raise GapError(
             INVALID_CONTENT,
@@ -962,7 +972,7 @@ def list_paths(body: str, fmt: str, *, leaves_only: bool = False) -> list[str]:
     if kind is None:
         raise GapError(INVALID_CONTENT, f"list_paths: {fmt!r} is not a JSON or YAML format")
     try:
-        value = json.loads(body) if kind == "json" else _yaml_load(body)
+        value = _json_loads(body) if kind == "json" else _yaml_load(body)
     except Exception as exc:
         raise GapError(INVALID_CONTENT, f"list_paths: the artifact does not parse ({_short(exc)})") from None
     out: list[str] = []

@@ -421,3 +421,24 @@ def test_yaml_nested_sequences_and_compact_items():
     assert edit("k: v\n", Y, "replace", "/k", "emb: colon") == "k:\n  emb: colon\n"
     assert edit("a: {}\n", Y, "replace", "/a", "k: v") == "a:\n  k: v\n"
     assert edit("", Y, "replace", "", "a: 1") == "a: 1"
+
+
+# -- RFC 8259: NaN and Infinity are not JSON ------------------------------------------------------
+
+
+@pytest.mark.parametrize("content", ["NaN", "Infinity", "-Infinity", "[1, NaN]", '{"x": Infinity}'])
+def test_json_content_with_nan_or_infinity_is_refused(content):
+    # Python's json module reads these; writing them would leave a body no JSON parser reads
+    with pytest.raises(GapError) as ei:
+        edit('{"a": 1, "l": [1]}', J, "replace", "/a", content)
+    assert ei.value.code == "invalid_content" and "operation 0" in ei.value.message
+    with pytest.raises(GapError):
+        edit('{"a": 1, "l": [1]}', J, "insert_after", "/l/0", content)
+
+
+def test_json_artifact_with_nan_is_not_a_json_document():
+    with pytest.raises(GapError) as ei:
+        edit('{"a": NaN, "b": 1}', J, "replace", "/b", "2")
+    assert ei.value.code == "target_not_found" and "not a valid JSON document" in ei.value.message
+    with pytest.raises(GapError):
+        list_paths('{"a": NaN}', J)
