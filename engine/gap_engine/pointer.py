@@ -842,6 +842,27 @@ def _content_value(kind: str, content: str, label: str, aid):
     return docs[0]
 
 
+_SURROGATE_PAIR = re.compile(r"(?<!\\)((?:\\\\)*)\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})")
+
+
+def _join_surrogate_escapes(content: str) -> str:
+    """JSON content for a YAML artifact with its UTF-16 surrogate-pair escapes
+    (``"\\ud83d\\ude00"``, what ``json.dumps`` writes for 😀) turned into the characters they
+    stand for: JSON is YAML, but PyYAML reads no surrogate pairs. Content that is not JSON
+    (e.g. a single-quoted YAML scalar, where a backslash is just a backslash) is returned as is."""
+    if "\\u" not in content or not _SURROGATE_PAIR.search(content):
+        return content
+    try:
+        _json_loads(content)
+    except ValueError:
+        return content
+
+    def joined(m: re.Match) -> str:
+        return m.group(1) + chr(0x10000 + ((int(m.group(2), 16) - 0xD800) << 10) + (int(m.group(3), 16) - 0xDC00))
+
+    return _SURROGATE_PAIR.sub(joined, content)
+
+
 def apply_pointer_op(i: int, op, body: str, fmt: str, artifact_id: str | None) -> tuple[int, int, str]:
     """Resolve one pointer-targeted edit operation to ONE splice of ``body`` (GAP §4.2).
 
@@ -895,6 +916,8 @@ def _apply(i, op, body, kind, aid, ptr, label):
     if kindop != "delete":
         if content is None:
             raise GapError(INVALID_CONTENT, f"{label}: `content` is required for {kindop}", artifact_id=aid)
+        if kind == "yaml":
+            content = _join_surrogate_escapes(content)
         value = _content_value(kind, content, label, aid)
         content = content.strip() if kind == "json" else content
     if kindop in ("insert_before", "insert_after"):

@@ -442,3 +442,28 @@ def test_json_artifact_with_nan_is_not_a_json_document():
     assert ei.value.code == "target_not_found" and "not a valid JSON document" in ei.value.message
     with pytest.raises(GapError):
         list_paths('{"a": NaN}', J)
+
+
+@pytest.mark.parametrize(
+    "content, value",
+    [
+        (json.dumps("😀 ok"), "😀 ok"),  # json.dumps writes "\ud83d\ude00 ok"
+        (json.dumps({"a": ["x😀", 1]}), {"a": ["x😀", 1]}),
+        (json.dumps({"a": "😀"}, indent=2), {"a": "😀"}),
+        (json.dumps("\\ud83d"), "\\ud83d"),  # an escaped backslash: no surrogate escape at all
+    ],
+)
+def test_yaml_accepts_json_content_with_surrogate_pair_escapes(content, value):
+    # GAP §4.2: pointer content is a JSON value; JSON is YAML, even when PyYAML reads no
+    # surrogate-pair escapes
+    for op, ptr, expected in (
+        ("replace", "/x", {"x": value, "y": [1, 2]}),
+        ("insert_after", "/y/0", {"x": 1, "y": [1, value, 2]}),
+    ):
+        new = edit("x: 1\ny: [1, 2]\n", Y, op, ptr, content)
+        assert yaml.safe_load(new) == expected
+
+
+def test_yaml_single_quoted_backslash_u_stays_literal():
+    new = edit("x: 1\n", Y, "replace", "/x", "'\\ud83d\\ude00'")
+    assert yaml.safe_load(new) == {"x": "\\ud83d\\ude00"}
