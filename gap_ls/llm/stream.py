@@ -5,14 +5,17 @@ The preview server (``gap_preview.PreviewServer(..., token_source=...)``) calls
 ``token_source(prompt, model, max_tokens)`` and iterates; when the browser disconnects it calls
 ``aclose()`` on the generator, which closes the HTTP stream to the model so generation stops
 upstream. Errors are raised as :class:`gap_ls.llm.client.LLMError` with key-free messages
-(the endpoints turn them into ``{"error": "…"}`` / ``event: error``).
+(the endpoints turn them into ``{"error": "…"}`` / ``event: error``). A stream that runs past
+``gap.llm.deadline`` (default 300 s, 0: none) is closed and fails with kind ``deadline``, as
+an instruction does.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import AsyncIterator, Callable
 
-from .client import LLMClient
+from .client import Deadline, LLMClient
 from .config import LLMConfig
 
 __all__ = ["make_token_source", "token_source", "token_source_for"]
@@ -23,15 +26,27 @@ TokenSource = Callable[[str, "str | None", "int | None"], AsyncIterator[str]]
 def make_token_source(config: LLMConfig | None = None, *, system: str | None = None) -> TokenSource:
     """A ``token_source(prompt, model=None, max_tokens=None)`` bound to ``config`` (default:
     :meth:`LLMConfig.resolve` from the environment at each call). ``model`` overrides the
-    configured model when given; ``system`` is an optional system message."""
+    configured model when given; ``system`` is an optional system message.
+
+    The source yields text deltas (str). Raises :class:`~gap_ls.llm.client.LLMError` (key-free
+    message): the client's errors, or kind ``deadline`` when the whole stream takes longer
+    than ``config.deadline`` seconds (the HTTP stream is closed first)."""
 
     async def source(prompt: str, model: str | None = None, max_tokens: int | None = None) -> AsyncIterator[str]:
         cfg = config or LLMConfig.resolve()
         client = LLMClient(cfg)
         messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
         gen = client.stream_deltas(messages, model=model or None, max_tokens=max_tokens or None)
+        deadline = Deadline(cfg.deadline)
         try:
-            async for delta in gen:
+            while True:
+                left = deadline.remaining
+                try:
+                    delta = await (gen.__anext__() if left is None else asyncio.wait_for(gen.__anext__(), left))
+                except StopAsyncIteration:
+                    break
+                except asyncio.TimeoutError:
+                    raise deadline.error() from None
                 yield delta
         finally:
             await gen.aclose()

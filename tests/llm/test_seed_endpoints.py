@@ -76,3 +76,26 @@ def test_browser_disconnect_stops_generation_upstream(preview, fake):
     while time.time() < deadline and not fake.disconnects:
         time.sleep(0.02)
     assert fake.disconnects == 1 and fake.completed == 0
+
+
+def test_a_stream_past_the_deadline_is_stopped_upstream(fake, config):
+    import attrs
+
+    src = make_token_source(attrs.evolve(config, deadline=0.8))
+    srv = gap_preview.PreviewServer(token_source=src).start()
+    try:
+        fake.script(Reply("word " * 50_000, chunk_size=4, latency=0.05))  # would take ~10 minutes
+        t0 = time.monotonic()
+        with httpx.Client(base_url=srv.base_url, timeout=10) as c:
+            with connect_sse(c, "POST", "/generate", json={"prompt": "x"}, headers={"X-Gap-Token": srv.token}) as es:
+                data = [json.loads(e.data) for e in es.iter_sse()]
+        took = time.monotonic() - t0
+    finally:
+        srv.stop()
+    assert 0.7 < took < 6, took
+    assert data[0].get("token") and "deadline" in data[-1]["error"] and "0.8 s" in data[-1]["error"]
+    for _ in range(250):
+        if fake.disconnects:
+            break
+        time.sleep(0.02)
+    assert fake.disconnects == 1 and fake.completed == 0
