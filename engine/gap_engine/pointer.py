@@ -28,6 +28,7 @@ import json
 import math
 import re
 import textwrap
+from bisect import bisect_left
 from functools import lru_cache
 from typing import Any
 
@@ -897,21 +898,62 @@ def apply_pointer_op(i: int, op, body: str, fmt: str, artifact_id: str | None) -
             artifact_id=artifact_id,
             op_index=i,
         )
+    content = op.content
+    if content is not None and "\r" in content:
+        content = content.replace("\r\n", "\n")  # the body's line breaks are used below
+    view = _view(body)
     try:
-        return _apply(i, op, body, kind, artifact_id, ptr, label)
+        if view is None:
+            return _apply(i, op, body, kind, artifact_id, ptr, label, content)
+        norm, to_body, newline = view
+        s, e, text = _apply(i, op, norm, kind, artifact_id, ptr, label, content)
     except GapError as err:
         if err.op_index is None:
             err.op_index = i
         raise
+    if newline != "\n":
+        text = text.replace("\n", newline)
+    return to_body(s), to_body(e), text
 
 
-def _apply(i, op, body, kind, aid, ptr, label):
+_BOM = "\ufeff"
+
+
+def _view(body: str):
+    """The body as the parsers should see it, when that differs from the body: without a
+    leading byte order mark (RFC 8259 §8.1 lets a parser ignore it; Python's and tree-sitter's
+    JSON parsers refuse it) and with CRLF line breaks read as LF, so that every line break an
+    edit writes can follow the body's own. → ``(normalized body, offset in it → offset in
+    body, the body's line break)``, or None when the body has neither."""
+    bom = 1 if body.startswith(_BOM) else 0
+    crlf = "\r\n" in body
+    if not bom and not crlf:
+        return None
+    norm = body[bom:]
+    crs: list[int] = []  # offsets in `norm` of the "\n" of each "\r\n"
+    if crlf:
+        parts = norm.split("\r\n")
+        pos = 0
+        for part in parts[:-1]:
+            pos += len(part)
+            crs.append(pos)
+            pos += 1
+        norm = "\n".join(parts)
+    first = body.find("\n")
+    newline = "\r\n" if first > 0 and body[first - 1] == "\r" else "\n"
+
+    def to_body(o: int) -> int:
+        return o + bom + bisect_left(crs, o)  # a "\r" before `o` for each "\r\n" before it
+
+    return norm, to_body, newline
+
+
+def _apply(i, op, body, kind, aid, ptr, label, content):
     try:
         tokens = parse_pointer(ptr)
     except ValueError as exc:
         raise GapError(INVALID_CONTENT, f"{label}: {exc}", artifact_id=aid) from None
     kindop = op.op
-    content = op.content
     value = None
     if kindop != "delete":
         if content is None:
@@ -932,8 +974,16 @@ def _apply(i, op, body, kind, aid, ptr, label):
         s, e, text = _json_splice(doc, tokens, kindop, content, value, label, aid)
     else:
         s, e, text = _yaml_splice(doc, tokens, kindop, content, value, label, aid)
-        if content is not None and content.lstrip()[:1] in ("|", ">") and body[e : e + 1] in ("\n", "\r"):
-            value = _yaml_load(content.strip("\n") + "\n")  # a block scalar keeps its line break
+        if content is not None and content.lstrip()[:1] in ("|", ">"):
+            # a block scalar runs to the end of its last line: a comment after the old value
+            # would become its text, so it moves up to the scalar's header line (`k: |  # c`)
+            le = _line_end(body, e)
+            nl = text.find("\n")
+            if nl > 0 and text[:nl].strip() and body[e:le].strip().startswith("#"):
+                text = text[:nl] + body[e:le] + text[nl:]
+                e = le
+            if body[e : e + 1] in ("\n", "\r"):
+                value = _yaml_load(content.strip("\n") + "\n")  # a block scalar keeps its line break
     _verify(doc, kind, tokens, kindop, value, body[:s] + text + body[e:], label, aid)
     return s, e, text
 
@@ -965,6 +1015,9 @@ def pointer_span(body: str, fmt: str, pointer: str) -> tuple[int, int] | None:
     kind = format_kind(fmt)
     if kind is None:
         return None
+    bom = 1 if body.startswith(_BOM) else 0  # (see _view)
+    if bom:
+        body = body[1:]
     try:
         tokens = parse_pointer(pointer)
         doc = _doc(body, kind)
@@ -978,7 +1031,7 @@ def pointer_span(body: str, fmt: str, pointer: str) -> tuple[int, int] | None:
         return None
     if node is None:
         return None
-    return doc.start(node), (_content_end(doc, node) if kind == "yaml" else doc.end(node))
+    return bom + doc.start(node), bom + (_content_end(doc, node) if kind == "yaml" else doc.end(node))
 
 
 def list_paths(body: str, fmt: str, *, leaves_only: bool = False) -> list[str]:
@@ -995,6 +1048,8 @@ def list_paths(body: str, fmt: str, *, leaves_only: bool = False) -> list[str]:
     if kind is None:
         raise GapError(INVALID_CONTENT, f"list_paths: {fmt!r} is not a JSON or YAML format")
     try:
+        if body.startswith(_BOM):
+            body = body[1:]
         value = _json_loads(body) if kind == "json" else _yaml_load(body)
     except Exception as exc:
         raise GapError(INVALID_CONTENT, f"list_paths: the artifact does not parse ({_short(exc)})") from None

@@ -467,3 +467,67 @@ def test_yaml_accepts_json_content_with_surrogate_pair_escapes(content, value):
 def test_yaml_single_quoted_backslash_u_stays_literal():
     new = edit("x: 1\n", Y, "replace", "/x", "'\\ud83d\\ude00'")
     assert yaml.safe_load(new) == {"x": "\\ud83d\\ude00"}
+
+
+# -- line breaks and byte order marks -----------------------------------------------------------
+
+
+def _crlf(text: str) -> str:
+    return text.replace("\n", "\r\n")
+
+
+@pytest.mark.parametrize(
+    "fmt, doc, op, ptr, content",
+    [
+        (J, JSON_DOC, "insert_after", "/list/2", "4"),
+        (J, JSON_DOC, "insert_before", "/list/0", "0"),
+        (J, JSON_DOC, "replace", "/database", '{\n  "host": "db",\n  "port": 1\n}'),
+        (J, JSON_DOC, "delete", "/database/host", None),
+        (J, '{"a": [\n  ]}\n', "insert_after", "/a/-", "1"),
+        (Y, YAML_DOC, "insert_after", "/services/web/ports/1", '"8080:80"'),
+        (Y, YAML_DOC, "insert_before", "/services/web/ports/0", '"8080:80"'),
+        (Y, YAML_DOC, "replace", "/empty", "a: 1\nb:\n  - 2\n"),
+        (Y, YAML_DOC, "replace", "/version", "|\n  line one\n  line two\n"),
+        (Y, YAML_DOC, "delete", "/services/db", None),
+        (Y, YAML_DOC, "delete", "/list_of_maps/1", None),
+    ],
+)
+def test_crlf_documents_keep_crlf_line_breaks(fmt, doc, op, ptr, content):
+    # an edit of a CRLF file writes CRLF line breaks only (content written with LF or CRLF),
+    # and means on the CRLF file what it means on the LF one
+    lf = edit(doc, fmt, op, ptr, content)
+    for c in (content, None if content is None else _crlf(content)):
+        new = edit(_crlf(doc), fmt, op, ptr, c)
+        assert "\n" not in new.replace("\r\n", "")
+        assert new == _crlf(lf)
+
+
+def test_lf_document_gets_no_carriage_returns_from_crlf_content():
+    new = edit(JSON_DOC, J, "replace", "/database", '{\r\n  "host": "db"\r\n}')
+    assert "\r" not in new and json.loads(new)["database"] == {"host": "db"}
+
+
+@pytest.mark.parametrize("fmt, doc", [(J, JSON_DOC), (Y, YAML_DOC), (J, _crlf(JSON_DOC))])
+def test_byte_order_mark_is_kept_and_ignored(fmt, doc):
+    # RFC 8259 §8.1: a parser may ignore a leading BOM; the edit keeps it where it was
+    ptr, content = ("/database/port", "1") if fmt == J else ("/services/web/image", "caddy")
+    plain = edit(doc, fmt, "replace", ptr, content)
+    assert edit("\ufeff" + doc, fmt, "replace", ptr, content) == "\ufeff" + plain
+    s, e = pointer_span("\ufeff" + doc, fmt, ptr)
+    assert ("\ufeff" + doc)[s:e] == doc[s - 1 : e - 1] and doc[s - 1 : e - 1] in ("5432", "nginx:1.27")
+    assert list_paths("\ufeff" + doc, fmt) == list_paths(doc, fmt)
+
+
+@pytest.mark.parametrize("ptr, old", [("/version", '"3.9"'), ("/services/web/image", "nginx:1.27")])
+def test_yaml_block_scalar_replaces_a_value_with_a_trailing_comment(ptr, old):
+    # the comment after the old value cannot stay after the block scalar's last line (it would
+    # become its text): it moves to the scalar's header line, and nothing else changes
+    new = edit(YAML_DOC, Y, "replace", ptr, "|\n  line one\n  line two\n")
+    expected = yaml.safe_load(YAML_DOC)
+    parent, key = (expected, "version") if ptr == "/version" else (expected["services"]["web"], "image")
+    parent[key] = "line one\nline two\n"
+    assert yaml.safe_load(new) == expected
+    comment = "# compose version" if ptr == "/version" else "# pinned"
+    assert new.count(comment) == 1
+    header = next(line for line in new.splitlines() if comment in line)
+    assert header.split("#")[0].rstrip().endswith(": |")
