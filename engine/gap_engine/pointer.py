@@ -508,6 +508,7 @@ def _json_splice(doc: _Doc, tokens, op, content, value, label, aid):
     if op == "delete":
         if member is None:
             raise GapError(TARGET_NOT_FOUND, f"{label}: '-' names no existing element to delete", artifact_id=aid)
+        _no_duplicate_key(container, mems, member, tokens, label, aid)
         return _remove_listed(doc, container, mems, member)
     # inserts: the container must be an array
     if container.type != "array":
@@ -517,6 +518,18 @@ def _json_splice(doc: _Doc, tokens, op, content, value, label, aid):
             artifact_id=aid,
         )
     return _insert_listed(doc, container, mems, member, op, content)
+
+
+def _no_duplicate_key(container, mems, member, tokens, label, aid) -> None:
+    """Refuse to delete a key the object holds more than once: removing the member that is
+    read (the last) would bring an earlier value back."""
+    if _kind(container) == "map" and sum(1 for m in mems if m.key == member.key) > 1:
+        raise GapError(
+            INVALID_CONTENT,
+            f"{label}: the object at {_at(tokens[:-1])} has the key {member.key!r} more than once; "
+            "deleting one would bring back another (remove the duplicates by hand)",
+            artifact_id=aid,
+        )
 
 
 def _remove_listed(doc: _Doc, container, mems, member):
@@ -769,6 +782,7 @@ def _yaml_splice(doc: _Doc, tokens, op, content, value, label, aid):
     if op == "delete":
         if member is None:
             raise GapError(TARGET_NOT_FOUND, f"{label}: '-' names no existing element to delete", artifact_id=aid)
+        _no_duplicate_key(container, mems, member, tokens, label, aid)
         if ctype in ("flow_mapping", "flow_sequence"):
             return _remove_listed(doc, container, mems, member)
         if len(mems) == 1:  # the collection becomes empty: {} or []

@@ -531,3 +531,11 @@ def test_yaml_block_scalar_replaces_a_value_with_a_trailing_comment(ptr, old):
     assert new.count(comment) == 1
     header = next(line for line in new.splitlines() if comment in line)
     assert header.split("#")[0].rstrip().endswith(": |")
+
+
+@pytest.mark.parametrize("fmt, doc, ptr", [(J, '{"a": 1, "a": 2, "b": 3}', "/a"), (Y, "a: 1\na: 2\nb: 3\n", "/a"), (Y, "x: {a: 1, a: 2}\n", "/x/a")])
+def test_delete_of_a_duplicated_key_is_refused_with_a_clear_message(fmt, doc, ptr):
+    with pytest.raises(GapError) as ei:
+        edit(doc, fmt, "delete", ptr)
+    assert ei.value.code == "invalid_content" and "more than once" in ei.value.message
+    assert "anchor" not in ei.value.message
