@@ -69,7 +69,9 @@ def _line_of(body: str, offset: int) -> int:
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8, newlines as given) next to ``path``, then rename it over ``path``,
     keeping the file's mode: a reader never sees a half-written file, and on any error the old
-    file is left as it was. Raises ``OSError`` as the file system does."""
+    file is left as it was. A symbolic link is followed: the file it points to is rewritten and
+    the link stays a link. Raises ``OSError`` as the file system does."""
+    path = Path(os.path.realpath(path))
     mode = None
     try:
         mode = path.stat().st_mode & 0o7777
@@ -101,16 +103,22 @@ def cmd_apply(args) -> int:
         raise _UsageError("FILE and ENVELOPE cannot both be standard input")
     body = _read(args.file)
     env_text = _read(args.envelope)
-    fmt = args.format or format_for_path(args.file, "text/plain")
+    # the artifact's format: --format, else the file's extension, else what the envelope says
+    fmt = args.format or (format_for_path(args.file, "") if args.file != "-" else "")
     repairs: tuple[str, ...] = ()
     try:
         if args.lenient:
-            base = Artifact(Path(args.file).name if args.file != "-" else "stdin", 1, fmt, body)
+            if not fmt:
+                declared = ingest(env_text)
+                if not any(r.startswith("meta.format set to") for r in declared.repairs):
+                    fmt = declared.envelope.format
+            base = Artifact(Path(args.file).name if args.file != "-" else "stdin", 1, fmt or "text/plain", body)
             ing = ingest(env_text, artifact=base)
             env, repairs = ing.envelope, ing.repairs
             art = base
         else:
             env = parse_envelope(env_text)
+            fmt = fmt or env.meta.get("format") or "text/plain"
             # a file has no stored version: address it as the version before the envelope's
             art = Artifact(env.id, env.version - 1 if env.name == "edit" else env.version, fmt, body)
         res = apply_with_splices(art, env)
@@ -286,7 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("apply", help="apply an envelope to a file; the new body goes to stdout")
     a.add_argument("file", metavar="FILE", help="the artifact file ('-' for stdin)")
     a.add_argument("envelope", metavar="ENVELOPE", help="the envelope JSON file ('-' for stdin)")
-    a.add_argument("--format", metavar="MIME", help="the artifact's MIME type (default: from the file extension)")
+    a.add_argument(
+        "--format", metavar="MIME", help="the artifact's MIME type (default: from the file extension, else the envelope's meta.format)"
+    )
     a.add_argument("--lenient", action="store_true", help="accept raw model output and repair it (repairs go to stderr)")
     a.add_argument("--in-place", action="store_true", help="rewrite FILE instead of printing the new body")
     a.add_argument("--json", action="store_true", help="print {body, splices, handle, repairs, warnings} as JSON")

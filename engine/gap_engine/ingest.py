@@ -270,6 +270,8 @@ def ingest(
     repairs: list[str] = []
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
+    if isinstance(text, str) and text[:1] == "\ufeff":
+        text = text[1:]  # a byte order mark is no text around the JSON (RFC 8259 §8.1)
     data = _extract_json(text, repairs) if isinstance(text, str) else text
     fmt = format or (artifact.format if artifact is not None else None)
 

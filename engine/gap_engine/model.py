@@ -366,7 +366,8 @@ def _structure_fast(d: dict) -> Envelope:
 def parse_envelope(text: str | bytes, *, lenient: bool = False) -> Envelope:
     """Parse envelope JSON text (GAP §3.1).
 
-    Strict (default): the text must be one JSON object valid against the envelope schema.
+    Strict (default): the text must be one JSON object valid against the envelope schema
+    (a leading byte order mark is ignored, as RFC 8259 §8.1 allows).
     Lenient: what a model actually wrote is accepted and repaired first (see
     :func:`gap_engine.ingest.ingest`, which also reports the repairs it made).
 
@@ -378,6 +379,8 @@ def parse_envelope(text: str | bytes, *, lenient: bool = False) -> Envelope:
         from .ingest import ingest
 
         return ingest(text).envelope
+    if type(text) is str and text[:1] == "\ufeff":
+        text = text[1:]  # a byte order mark (RFC 8259 §8.1: a parser may ignore it)
     try:
         data = json.loads(text)
     except (ValueError, TypeError) as exc:

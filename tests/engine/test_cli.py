@@ -132,3 +132,45 @@ def test_console_script_runs(files):
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "gap_engine"]
     p = subprocess.run(cmd + ["apply", str(f), str(e)], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and "a, b, c" in p.stdout
+
+
+def test_envelope_with_byte_order_mark_is_read(files, capsysbinary):
+    # editors on Windows save JSON with a BOM; RFC 8259 §8.1 lets a parser ignore it
+    f, e = files
+    e.write_bytes(b"\xef\xbb\xbf" + e.read_bytes())
+    code, out, err = run(["validate", str(e)], capsysbinary)
+    assert code == 0, err
+    code, out, err = run(["apply", str(f), str(e)], capsysbinary)
+    assert code == 0 and err == "" and out == HTML.replace("a, b<", "a, b, c<")
+    code, out, err = run(["apply", str(f), str(e), "--lenient"], capsysbinary)
+    assert code == 0 and "around the JSON" not in err and out == HTML.replace("a, b<", "a, b, c<")
+
+
+def test_in_place_through_a_symlink_rewrites_the_target_and_keeps_the_link(files, capsysbinary):
+    f, e = files
+    link = f.with_name("link.html")
+    link.symlink_to(f.name)
+    code, out, err = run(["apply", str(link), str(e), "--in-place"], capsysbinary)
+    assert code == 0, err
+    assert link.is_symlink() and f.read_text() == HTML.replace("a, b<", "a, b, c<")
+
+
+def test_format_comes_from_the_envelope_when_the_extension_says_nothing(tmp_path, capsysbinary):
+    doc = '{\n  "db": {"host": "a"}\n}\n'
+    f = tmp_path / "settings"  # no extension
+    f.write_text(doc)
+    e = tmp_path / "e.json"
+    ops = [{"op": "replace", "target": {"type": "pointer", "value": "/db/host"}, "content": '"b"'}]
+    e.write_text(env(ops, fmt="application/json"))
+    code, out, err = run(["apply", str(f), str(e)], capsysbinary)
+    assert code == 0, err
+    assert out == doc.replace('"a"', '"b"')
+    code, out, err = run(["apply", str(f), str(e), "--lenient"], capsysbinary)
+    assert code == 0 and out == doc.replace('"a"', '"b"'), err
+    # --format still wins, and the envelope's format does not override a known extension
+    code, out, err = run(["apply", str(f), str(e), "--format", "text/plain"], capsysbinary)
+    assert code == 1 and json.loads(err)["code"] == "invalid_content"
+    g = tmp_path / "page.html"
+    g.write_text(doc)
+    code, out, err = run(["apply", str(g), str(e)], capsysbinary)
+    assert code == 1 and "not 'text/html'" in json.loads(err)["message"]
