@@ -383,7 +383,13 @@ def ingest(
             repairs.append("id missing: set to 'artifact'")
             data["id"] = "artifact"
         v = data.get("version")
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        if type(v) is float and v.is_integer() and v >= 1:
+            repairs.append(f"version {v!r} → {int(v)}")
+            data["version"] = int(v)
+        elif type(v) is str and v.strip().isdigit() and int(v) >= 1:
+            repairs.append(f"version {v!r} → {int(v)}")
+            data["version"] = int(v)
+        elif not isinstance(v, int) or isinstance(v, bool) or v < 1:
             repairs.append(f"version {v!r} → 1")
             data["version"] = 1
     return Ingested(envelope_from_data(data), tuple(repairs))

@@ -179,7 +179,7 @@ def _make_converter() -> cattrs.Converter:
         return Envelope(
             d["protocol"],
             d["id"],
-            d["version"],
+            int(d["version"]),  # JSON Schema counts 2.0 as an integer: the version is 2
             d["name"],
             dict(d["meta"]),
             tuple(c.structure(x, cls) for x in d["content"]),

@@ -124,3 +124,24 @@ def test_property_fast_check_agrees_with_jsonschema(base, data):
     if _fast_valid(d):
         assert schema_ok, d
         assert _structure_fast(d) == converter.structure(d, Envelope)
+
+
+def test_integral_float_version_becomes_an_int():
+    # JSON Schema counts 2.0 as an integer; the artifact and its handle must say 2, not 2.0
+    from gap_engine import Artifact, apply
+
+    text = json.dumps({"protocol": "gap/0.1", "id": "a", "version": 2.0, "name": "edit", "meta": {"format": "text/html"}, "content": []})
+    env = parse_envelope(text)
+    assert type(env.version) is int and env.version == 2
+    art, handle = apply(Artifact("a", 1, "text/html", "x"), env)
+    assert type(art.version) is int and json.loads(handle.to_json())["version"] == 2
+    assert '"version": 2.0' not in handle.to_json()
+
+
+@pytest.mark.parametrize("version", [3.0, "3"])
+def test_lenient_keeps_a_model_written_version_number(version):
+    from gap_engine import ingest
+
+    text = json.dumps({"protocol": "gap/0.1", "id": "a", "version": version, "name": "synthesize", "meta": {"format": "text/html"}, "content": [{"body": "x"}]})
+    env = ingest(text).envelope
+    assert env.version == 3 and type(env.version) is int
