@@ -80,19 +80,60 @@ def _strip_trailing_commas(text: str) -> str:
 
 
 def _loads(text: str, repairs: list[str]) -> Any:
+    """``json.loads`` with the mechanical repairs: trailing commas removed, raw control
+    characters (a line break, a tab) inside strings kept; the repairs made are listed."""
     try:
         return json.loads(text)
     except ValueError as first:
         fixed = _strip_trailing_commas(text)
+        commas = "removed trailing commas"
+        raw = "kept raw line breaks or tabs inside strings"
+        attempts = [(text, False, (raw,))]
         if fixed != text:
+            attempts = [(fixed, True, (commas,)), *attempts, (fixed, False, (commas, raw))]
+        for candidate, strict, made in attempts:
             try:
-                value = json.loads(fixed)
+                value = json.loads(candidate, strict=strict)
             except ValueError:
-                pass
-            else:
-                repairs.append("removed trailing commas")
-                return value
+                continue
+            repairs.extend(made)
+            return value
         raise first
+
+
+_ENVELOPE_KEYS = frozenset({"op", "content", "operations", "body", "envelope", "gap", "protocol", "name"})
+
+
+def _looks_like_envelope(value: Any) -> bool:
+    """Is a JSON value found in prose an envelope, an operation or a list of them (and not,
+    say, a target object inside an operation that did not decode)?"""
+    if isinstance(value, list):
+        return bool(value) and all(isinstance(v, dict) for v in value)
+    return isinstance(value, dict) and not _ENVELOPE_KEYS.isdisjoint(value)
+
+
+def _is_ops(value: Any) -> bool:
+    """An operation object or a non-empty list of them."""
+    if isinstance(value, list):
+        return bool(value) and all(isinstance(v, dict) and "op" in v for v in value)
+    return isinstance(value, dict) and "op" in value and "content" not in value or (
+        isinstance(value, dict) and "op" in value and "target" in value and not isinstance(value.get("content", []), list)
+    )
+
+
+def _join(values: list, where: str, repairs: list[str]) -> Any:
+    """Several JSON values found in one answer: their operations joined in order when they are
+    all operations (a model that wrote one block per operation), else the first, saying so."""
+    if len(values) == 1:
+        return values[0]
+    if all(_is_ops(v) for v in values):
+        ops = []
+        for v in values:
+            ops.extend(v if isinstance(v, list) else [v])
+        repairs.append(f"joined the operations of {len(values)} {where}")
+        return ops
+    repairs.append(f"took the first of {len(values)} {where}; ignored the others")
+    return values[0]
 
 
 def _extract_json(text: str, repairs: list[str]) -> Any:
@@ -105,37 +146,87 @@ def _extract_json(text: str, repairs: list[str]) -> Any:
         except ValueError:
             pass
     errors = []
+    found = []
+    langs = []
     for m in _FENCE.finditer(text):
         lang, inner = m.group(1).lower(), m.group(2).strip()
         if lang not in ("", "json", "jsonc", "json5", "gap"):
             continue
         if not inner or inner[0] not in "{[":
             continue
+        local: list[str] = []
         try:
-            value = _loads(inner, repairs)
+            value = _loads(inner, local)
         except ValueError as exc:
             errors.append(str(exc))
             continue
-        repairs.append(f"took the JSON from a ```{lang or ''} fence")
-        return value
-    # prose around JSON: decode from the first brace or bracket that starts a JSON value
-    dec = json.JSONDecoder()
+        found.append(value)
+        langs.append(lang)
+        for r in local:
+            if r not in repairs:
+                repairs.append(r)
+    if found:
+        repairs.append(f"took the JSON from a ```{langs[0]} fence")
+        return _join(found, "```json fences", repairs)
+    # prose around JSON: decode from each brace or bracket that starts an envelope-like value
+    pos = 0
+    made: list[str] = []
     for m in re.finditer(r"[{\[]", text):
         start = m.start()
-        try:
-            value, end = dec.raw_decode(text, start)
-        except ValueError:
-            candidate = _strip_trailing_commas(text[start:])
-            try:
-                value, _ = dec.raw_decode(candidate)
-            except ValueError:
-                continue
-            repairs.append("removed trailing commas")
-        if isinstance(value, (dict, list)) and value:
-            repairs.append("ignored text around the JSON")
-            return value
+        if start < pos:
+            continue  # inside a value already taken
+        got = _decode_at(text, start)
+        if got is None or not _looks_like_envelope(got[0]):
+            continue
+        value, pos, local = got
+        found.append(value)
+        made.extend(r for r in local if r not in made)
+    if found:
+        repairs.extend(made)
+        repairs.append("ignored text around the JSON")
+        return _join(found, "JSON values in the text", repairs)
     detail = f" ({errors[0]})" if errors else ""
     raise GapError(INVALID_ENVELOPE, f"no JSON envelope found in the text{detail}")
+
+
+_STRICT = json.JSONDecoder()
+_LAX = json.JSONDecoder(strict=False)
+
+
+def _decode_at(text: str, start: int):
+    """The JSON value that starts at ``text[start]`` → ``(value, its end in text, repairs)``,
+    or None; with the repairs of :func:`_loads` when needed."""
+    commas = "removed trailing commas"
+    raw = "kept raw line breaks or tabs inside strings"
+    for dec, made in ((_STRICT, ()), (_LAX, (raw,))):
+        try:
+            value, end = dec.raw_decode(text, start)
+            return value, end, made
+        except ValueError:
+            pass
+    candidate = _strip_trailing_commas(text[start:])
+    for dec, made in ((_STRICT, (commas,)), (_LAX, (commas, raw))):
+        try:
+            value, n = dec.raw_decode(candidate)
+        except ValueError:
+            continue
+        return value, start + _raw_length(text[start:], n), made
+    return None
+
+
+def _raw_length(text: str, n: int) -> int:
+    """How many characters of ``text`` :func:`_strip_trailing_commas` turns into ``n``."""
+    kept = 0
+    i = 0
+    stripped = _strip_trailing_commas(text)
+    # walk both strings: the stripped one only lacks some commas of the original
+    j = 0
+    while kept < n and i < len(text):
+        if j < len(stripped) and text[i] == stripped[j]:
+            j += 1
+            kept += 1
+        i += 1
+    return i
 
 
 def _normalize_target(t: Any, i: int, repairs: list[str]) -> Any:
@@ -156,6 +247,10 @@ def _normalize_target(t: Any, i: int, repairs: list[str]) -> Any:
             if "path" in t and isinstance(t["path"], str):
                 repairs.append(f"content[{i}].target: read {{'path': …}} as a pointer target")
                 return {"type": "pointer", "value": t["path"]}
+        ttype = t.get("type")
+        if isinstance(ttype, str) and ttype != ttype.strip().lower() and ttype.strip().lower() in ("id", "pointer"):
+            repairs.append(f"content[{i}].target.type: read {ttype!r} as {ttype.strip().lower()!r}")
+            t = {**t, "type": ttype.strip().lower()}
         extra = set(t) - {"type", "value"}
         if extra and "type" in t and "value" in t:
             repairs.append(f"content[{i}].target: dropped unknown fields {sorted(extra)}")
@@ -251,7 +346,9 @@ def ingest(
     ``text`` may be raw model output (prose, Markdown fences, trailing commas), or already
     decoded JSON. Accepted shapes: an envelope; an envelope whose ``protocol``, ``id``,
     ``version``, ``name`` or ``meta`` is missing or wrong; a bare list of operations; a single
-    operation object; ``{"body": …}`` (a synthesize). With ``artifact``, the envelope is
+    operation object; ``{"body": …}`` (a synthesize); several fenced blocks or JSON values in
+    prose that all hold operations (joined in order; otherwise the first is taken and the repair
+    says so); raw line breaks or tabs inside JSON strings. With ``artifact``, the envelope is
     addressed to it: ``id`` becomes ``artifact.id``, an edit's ``version`` becomes
     ``artifact.version + 1``, and a missing format is the artifact's. Repairs of the id and
     version are listed too.

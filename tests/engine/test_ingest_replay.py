@@ -183,3 +183,57 @@ def test_recorded_own_marker_turns_apply_cleanly_with_repair(evals_dir, experime
     assert not scan(r.artifact.body).problems  # well-formed: no duplicated id, nothing unbalanced
     assert r.artifact.body == _without_nested_duplicate(rec.expected, target)
     assert r.handle.content[0].targets == scan(r.artifact.body).infos
+
+
+# -- messier model output ---------------------------------------------------------------------
+
+TWO = Artifact("page", 4, "text/html", '<gap:target id="n">1</gap:target> <gap:target id="m">9</gap:target>')
+OP_M = {"op": "delete", "target": {"type": "id", "value": "m"}}
+BOTH = '<gap:target id="n">2</gap:target> <gap:target id="m"></gap:target>'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # one fenced block per operation
+        "First:\n```json\n%s\n```\nThen:\n```json\n%s\n```\n" % (json.dumps(OP), json.dumps(OP_M)),
+        # two operations in prose, one with a trailing comma
+        "Do %s and then %s." % (json.dumps(OP), json.dumps(OP_M)[:-1] + ",}"),
+        # a list in one fence and an operation in another
+        "```json\n%s\n```\n```json\n%s\n```" % (json.dumps([OP]), json.dumps(OP_M)),
+    ],
+)
+def test_ingest_joins_operations_written_as_several_json_values(text):
+    # taking only the first would silently drop half of the edit
+    ing = ingest(text, artifact=TWO)
+    assert any("joined the operations of 2" in r for r in ing.repairs), ing.repairs
+    assert apply(TWO, ing.envelope)[0].body == BOTH
+
+
+def test_ingest_takes_the_first_of_several_envelopes_and_says_so():
+    env = lambda c: json.dumps({"protocol": "gap/0.1", "name": "edit", "content": [{**OP, "content": c}]})
+    ing = ingest("```json\n%s\n```\nor maybe\n```json\n%s\n```" % (env("2"), env("3")), artifact=TWO)
+    assert any("ignored the others" in r for r in ing.repairs)
+    assert [o.content for o in ing.envelope.content] == ["2"]
+
+
+@pytest.mark.parametrize("wrap", ["%s", "Here: %s", "```json\n%s\n```"])
+def test_ingest_reads_raw_line_breaks_inside_strings(wrap):
+    # models often write a multi-line replacement with real line breaks inside the JSON string
+    raw = '{"op": "replace", "target": {"type": "id", "value": "n"}, "content": "line 1\n\tline 2"}'
+    ing = ingest(wrap % raw, artifact=TWO)
+    assert any("raw line breaks" in r for r in ing.repairs), ing.repairs
+    assert ing.envelope.content[0].content == "line 1\n\tline 2"
+
+
+def test_ingest_does_not_mistake_an_inner_object_for_the_envelope():
+    # an operation that does not decode must not leave its target object as "the envelope"
+    with pytest.raises(GapError) as ei:
+        ingest('Use {"op": "replace", "target": {"type": "id", "value": "n"}, "content": x} please', artifact=TWO)
+    assert ei.value.code == "invalid_envelope" and "no JSON envelope" in ei.value.message
+
+
+def test_ingest_reads_a_target_type_in_capitals():
+    ing = ingest(json.dumps({"content": [{**OP, "target": {"type": "ID", "value": "n"}}]}), artifact=TWO)
+    assert any("read 'ID' as 'id'" in r for r in ing.repairs)
+    assert apply(TWO, ing.envelope)[0].body.startswith('<gap:target id="n">2<')
