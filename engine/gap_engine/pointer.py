@@ -223,8 +223,12 @@ def _short(exc: Exception) -> str:
 _COMMENT = "comment"
 
 
+# comments, and the directives (`%YAML 1.2`, `%TAG …`) that head a YAML document: no values
+_NOT_VALUES = frozenset({_COMMENT, "yaml_directive", "tag_directive", "reserved_directive"})
+
+
 def _named(node):
-    return [c for c in node.named_children if c.type != _COMMENT]
+    return [c for c in node.named_children if c.type not in _NOT_VALUES]
 
 
 def _unwrap(node):
@@ -1053,10 +1057,13 @@ def list_paths(body: str, fmt: str, *, leaves_only: bool = False) -> list[str]:
     (the pointer inventory for a maintain context, GAP §5.1 "Supervisor inventory").
 
     The root (``""``) is not listed. With ``leaves_only``, only scalars and empty
-    collections are listed.
+    collections are listed. Every path listed is one an edit can address: in YAML, an alias
+    (``*x``) and a merge key (``<<: *x``) are listed themselves, not what they stand for
+    (edit the anchored value instead), and a key written more than once is listed once.
 
     Raises:
-        GapError: ``invalid_content`` when ``fmt`` is not JSON/YAML or the body does not parse.
+        GapError: ``invalid_content`` when ``fmt`` is not JSON/YAML or the body does not parse
+            (a multi-document YAML stream included).
     """
     kind = format_kind(fmt)
     if kind is None:
@@ -1064,7 +1071,9 @@ def list_paths(body: str, fmt: str, *, leaves_only: bool = False) -> list[str]:
     try:
         if body.startswith(_BOM):
             body = body[1:]
-        value = _json_loads(body) if kind == "json" else _yaml_load(body)
+        if kind == "yaml":
+            return _yaml_paths(_doc(body, "yaml"), leaves_only)
+        value = _json_loads(body)
     except Exception as exc:
         raise GapError(INVALID_CONTENT, f"list_paths: the artifact does not parse ({_short(exc)})") from None
     out: list[str] = []
@@ -1084,6 +1093,34 @@ def list_paths(body: str, fmt: str, *, leaves_only: bool = False) -> list[str]:
             walk(x, p)
 
     walk(value, "")
+    return out
+
+
+def _yaml_paths(doc: _Doc, leaves_only: bool) -> list[str]:
+    """:func:`list_paths` of a YAML document, from the tree :func:`apply_pointer_op` edits."""
+    out: list[str] = []
+
+    def collection(node):
+        inner = _unwrap(node)[1] if node is not None else None
+        if inner is None or inner.type == "alias" or _kind(inner) == "scalar":
+            return None
+        return inner
+
+    def walk(inner, prefix):
+        last: dict = {}
+        for m in _members(doc, inner):
+            last[m.key] = m  # a repeated key: the last one is the value (as in _resolve)
+        for key, m in last.items():
+            p = prefix + "/" + escape_token(key)
+            sub = collection(m.value)
+            if not (leaves_only and sub is not None and _members(doc, sub)):
+                out.append(p)
+            if sub is not None:
+                walk(sub, p)
+
+    root = collection(_root_value(doc))
+    if root is not None:
+        walk(root, "")
     return out
 
 

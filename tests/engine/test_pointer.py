@@ -539,3 +539,36 @@ def test_delete_of_a_duplicated_key_is_refused_with_a_clear_message(fmt, doc, pt
         edit(doc, fmt, "delete", ptr)
     assert ei.value.code == "invalid_content" and "more than once" in ei.value.message
     assert "anchor" not in ei.value.message
+
+
+COMPOSE = """x-common: &common
+  restart: always
+  env: [A, B]
+services:
+  web:
+    <<: *common
+    image: nginx
+  worker:
+    env: *common
+"""
+
+
+def test_yaml_inventory_lists_only_addressable_paths():
+    # GAP §5.1: the maintain context picks from the inventory; every path in it must be one an
+    # edit can address (an alias or merge key is listed itself, not what it stands for)
+    paths = list_paths(COMPOSE, Y)
+    assert "/services/web/<<" in paths and "/services/worker/env" in paths
+    assert "/services/web/restart" not in paths and "/services/worker/env/restart" not in paths
+    for p in paths:
+        assert pointer_span(COMPOSE, Y, p) is not None, p
+    for p in list_paths(COMPOSE, Y, leaves_only=True):
+        if not p.startswith("/x-common"):  # (the anchored values are shared: refused, tested above)
+            edit(COMPOSE, Y, "replace", p, "1")  # each leaf is replaceable (no error)
+
+
+def test_yaml_document_with_directives_is_addressable():
+    doc = "%YAML 1.2\n---\na: 1\nb: [x]\n"
+    assert edit(doc, Y, "replace", "/a", "2") == doc.replace("a: 1", "a: 2")
+    assert list_paths(doc, Y) == ["/a", "/b", "/b/0"]
+    s, e = pointer_span(doc, Y, "/b/0")
+    assert doc[s:e] == "x"
