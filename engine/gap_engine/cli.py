@@ -141,7 +141,10 @@ def cmd_apply(args) -> int:
             out.pop("body")
     if args.in_place:
         if new != body:
-            write_atomic(Path(args.file), new)
+            try:
+                write_atomic(Path(args.file), new)
+            except OSError as exc:
+                raise _UsageError(f"cannot write {args.file}: {exc.strerror or exc} (the file is unchanged)") from None
     else:
         if not args.json:
             _write_stdout(new)

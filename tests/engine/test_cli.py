@@ -174,3 +174,17 @@ def test_format_comes_from_the_envelope_when_the_extension_says_nothing(tmp_path
     g.write_text(doc)
     code, out, err = run(["apply", str(g), str(e)], capsysbinary)
     assert code == 1 and "not 'text/html'" in json.loads(err)["message"]
+
+
+def test_in_place_write_failure_is_an_io_error_not_a_traceback(files, capsysbinary, monkeypatch):
+    # e.g. an immutable or read-only directory: exit 2 with a message, the file untouched
+    import tempfile
+
+    def refuse(*a, **k):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    f, e = files
+    code, out, err = run(["apply", str(f), str(e), "--in-place"], capsysbinary)
+    assert code == 2 and "cannot write" in err and "Operation not permitted" in err and out == ""
+    assert f.read_text() == HTML
