@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Sequence
 
 from .apply import apply_with_splices
-from .errors import GapError
+from .errors import INVALID_CONTENT, GapError
 from .ingest import ingest
 from .markers import scan, strip
 from .model import Artifact, parse_envelope
 from .replay import format_for_path
+from .store import checksum, verify_checksum
 
 __all__ = ["main"]
 
@@ -96,7 +97,9 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def cmd_apply(args) -> int:
-    """``gap apply``: apply ENVELOPE to FILE; new body to stdout (or FILE with --in-place)."""
+    """``gap apply``: apply ENVELOPE to FILE; new body to stdout (or FILE with --in-place).
+    A ``meta.checksum`` in the envelope must match the resolved body (GAP §3.1.1, §10), else
+    the envelope is refused (``invalid_content``) and nothing is written."""
     if args.in_place and args.file == "-":
         raise _UsageError("--in-place needs a FILE, not standard input")
     if args.file == "-" and args.envelope == "-":
@@ -122,6 +125,13 @@ def cmd_apply(args) -> int:
             # a file has no stored version: address it as the version before the envelope's
             art = Artifact(env.id, env.version - 1 if env.name == "edit" else env.version, fmt, body)
         res = apply_with_splices(art, env)
+        cs = env.meta.get("checksum")
+        if cs is not None and not verify_checksum(res.artifact.body, cs):  # GAP §3.1.1, §10
+            raise GapError(
+                INVALID_CONTENT,
+                f"meta.checksum {cs!r} does not match the resolved content ({checksum(res.artifact.body)})",
+                artifact_id=env.id,
+            )
     except GapError as err:
         return _fail(err)
     for r in repairs:

@@ -188,3 +188,25 @@ def test_in_place_write_failure_is_an_io_error_not_a_traceback(files, capsysbina
     code, out, err = run(["apply", str(f), str(e), "--in-place"], capsysbinary)
     assert code == 2 and "cannot write" in err and "Operation not permitted" in err and out == ""
     assert f.read_text() == HTML
+
+
+def test_apply_verifies_meta_checksum(files, capsysbinary):
+    # GAP §3.1.1 / §10: meta.checksum is the sha256 of the resolved content; a mismatch means
+    # the envelope was meant for another body: refuse it and write nothing
+    import hashlib
+
+    f, e = files
+    ops = [{"op": "insert_after", "target": {"type": "id", "value": "list"}, "content": ", c"}]
+    expected = HTML.replace("a, b<", "a, b, c<")
+    good = "sha256:" + hashlib.sha256(expected.encode()).hexdigest()
+    data = json.loads(env(ops))
+    data["meta"]["checksum"] = good
+    e.write_text(json.dumps(data))
+    code, out, err = run(["apply", str(f), str(e), "--in-place"], capsysbinary)
+    assert code == 0 and f.read_text() == expected, err
+    f.write_text(HTML)
+    data["meta"]["checksum"] = "sha256:" + hashlib.sha256(b"something else").hexdigest()
+    e.write_text(json.dumps(data))
+    code, out, err = run(["apply", str(f), str(e), "--in-place"], capsysbinary)
+    assert code == 1 and json.loads(err)["code"] == "invalid_content" and "checksum" in json.loads(err)["message"]
+    assert f.read_text() == HTML
