@@ -73,17 +73,17 @@ def write_atomic(path: Path, text: str) -> None:
     file is left as it was. A symbolic link is followed: the file it points to is rewritten and
     the link stays a link. Raises ``OSError`` as the file system does."""
     path = Path(os.path.realpath(path))
-    mode = None
     try:
         mode = path.stat().st_mode & 0o7777
-    except OSError:
-        pass
+    except OSError:  # a new file: what open() would give it
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".gap-tmp", dir=str(path.parent))
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(text.encode("utf-8"))
-        if mode is not None:
-            os.chmod(tmp, mode)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -96,16 +96,27 @@ def write_atomic(path: Path, text: str) -> None:
 # -- commands ------------------------------------------------------------------------------------
 
 
+def _is_synthesize(env_text: str, lenient: bool) -> bool:
+    try:
+        return parse_envelope(env_text, lenient=lenient).name == "synthesize"
+    except GapError:
+        return False  # reported once FILE is read
+
+
 def cmd_apply(args) -> int:
     """``gap apply``: apply ENVELOPE to FILE; new body to stdout (or FILE with --in-place).
     A ``meta.checksum`` in the envelope must match the resolved body (GAP §3.1.1, §10), else
-    the envelope is refused (``invalid_content``) and nothing is written."""
+    the envelope is refused (``invalid_content``) and nothing is written. A ``synthesize``
+    envelope may name a FILE that does not exist yet (``--in-place`` creates it)."""
     if args.in_place and args.file == "-":
         raise _UsageError("--in-place needs a FILE, not standard input")
     if args.file == "-" and args.envelope == "-":
         raise _UsageError("FILE and ENVELOPE cannot both be standard input")
-    body = _read(args.file)
     env_text = _read(args.envelope)
+    if args.file != "-" and not os.path.lexists(args.file) and _is_synthesize(env_text, args.lenient):
+        body = ""  # a synthesize creates the artifact (GAP §4.1): FILE need not exist yet
+    else:
+        body = _read(args.file)
     # the artifact's format: --format, else the file's extension, else what the envelope says
     fmt = args.format or (format_for_path(args.file, "") if args.file != "-" else "")
     repairs: tuple[str, ...] = ()

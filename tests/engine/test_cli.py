@@ -210,3 +210,21 @@ def test_apply_verifies_meta_checksum(files, capsysbinary):
     code, out, err = run(["apply", str(f), str(e), "--in-place"], capsysbinary)
     assert code == 1 and json.loads(err)["code"] == "invalid_content" and "checksum" in json.loads(err)["message"]
     assert f.read_text() == HTML
+
+
+def test_synthesize_creates_a_missing_file(tmp_path, capsysbinary):
+    # GAP §4.1: synthesize is creation; the file it names need not exist yet
+    body = '<p><gap:target id="a">hi</gap:target></p>\n'
+    e = tmp_path / "s.json"
+    e.write_text(json.dumps({"protocol": "gap/0.1", "id": "p", "version": 1, "name": "synthesize", "meta": {"format": "text/html"}, "content": [{"body": body}]}))
+    f = tmp_path / "new.html"
+    code, out, err = run(["apply", str(f), str(e)], capsysbinary)
+    assert code == 0 and out == body and not f.exists(), err
+    code, out, err = run(["apply", str(f), str(e), "--in-place"], capsysbinary)
+    assert code == 0 and f.read_text() == body, err
+    assert f.stat().st_mode & 0o777 != 0o600  # a normal file, not mkstemp's private mode
+    # an edit still needs the file
+    g = tmp_path / "other.html"
+    e.write_text(env([{"op": "delete", "target": {"type": "id", "value": "a"}}]))
+    code, out, err = run(["apply", str(g), str(e)], capsysbinary)
+    assert code == 2 and "cannot read" in err
