@@ -726,8 +726,7 @@ def _yaml_replace_value(doc: _Doc, member, node, text, block, label, aid):
         gap = body[colon_end:s]
         old_inner = _unwrap(node)[1]
         old_block = old_inner is not None and old_inner.type in ("block_mapping", "block_sequence")
-        if gap.strip():  # a comment between the key and its value: keep it, write in place
-            return s, e, _reindent(text, " " * _col(body, s))
+        comment = gap.strip()  # comments between the key and its value: they stay
         if block:
             if old_block and (_col(body, s) > key_col or _unwrap_text(text)[1] == "seq"):
                 c = _col(body, s)  # where the old block value was (a mapping must be deeper)
@@ -735,9 +734,20 @@ def _yaml_replace_value(doc: _Doc, member, node, text, block, label, aid):
                 step = len(_indent_step(body))
                 kind = _unwrap_text(text)[1]
                 c = key_col + (step if (kind != "seq" or _seq_indented(doc)) else 0)
+            if comment:  # the block starts on the line after the comments
+                return _line_start(body, s), e, " " * c + _reindent(text, " " * c)
             return colon_end, e, "\n" + " " * c + _reindent(text, " " * c)
         c = key_col + len(_indent_step(body))
-        return colon_end, e, " " + _reindent(text, " " * c)
+        placed = _reindent(text, " " * c)
+        if not comment:
+            return colon_end, e, " " + placed
+        # a scalar or flow value goes on the key's line, before the comments
+        if placed.lstrip()[:1] in ("|", ">") and "\n" in placed:
+            # a block scalar: after its header, a comment line would be text; keep them there
+            nl = placed.index("\n")
+            notes = " ".join(ln.strip() for ln in gap.split("\n") if ln.strip())
+            return colon_end, e, " " + placed[:nl] + "  " + notes + placed[nl:]
+        return colon_end, e, " " + placed + gap.rstrip()
     # flow pair / flow element: everything inline
     if node is None:
         if member.colon is None:

@@ -573,3 +573,28 @@ def test_yaml_document_with_directives_is_addressable():
     assert list_paths(doc, Y) == ["/a", "/b", "/b/0"]
     s, e = pointer_span(doc, Y, "/b/0")
     assert doc[s:e] == "x"
+
+
+COMMENTED = "r: 1\ns:  # the list\n- a\n- b\nt:  # a map\n  k: v\nu: 2\n"
+
+
+@pytest.mark.parametrize(
+    "ptr, content, value",
+    [
+        ("/s", '"a b"', "a b"),
+        ("/s", "x: 1\ny: [2]\n", {"x": 1, "y": [2]}),
+        ("/s", "- q\n- r\n", ["q", "r"]),
+        ("/s", "|\n  text\n", "text\n"),
+        ("/t", "5", 5),
+        ("/t", "- 1\n- 2\n", [1, 2]),
+        ("/t", "{z: 1}", {"z": 1}),
+    ],
+)
+def test_yaml_replace_a_value_after_a_comment_on_its_key_line(ptr, content, value):
+    # `key:  # comment` then the value on the next lines: the comment stays, and the new value
+    # is written where it means what the envelope says (was: a parse error or a sibling key)
+    new = edit(COMMENTED, Y, "replace", ptr, content)
+    expected = yaml.safe_load(COMMENTED)
+    expected[ptr[1:]] = value
+    assert yaml.safe_load(new) == expected
+    assert "# the list" in new and "# a map" in new
