@@ -99,6 +99,7 @@ def build_app(srv: "PreviewServer") -> Guard:
             "docs": docs,
             "frames": {d["key"]: d["frame"] for d in docs},
             "transport": "ws" if request.query_params.get("transport") == "ws" else "sse",
+            "retry": hub.retry_ms,
         }
         if config["doc"] is not None and config["doc"] in hub.docs:
             config["frames"][config["doc"]] = frame_url(hub.docs[config["doc"]])

@@ -113,8 +113,8 @@
 
   function applied(meta) {
     state.version = meta.source_version;
-    titleEl.textContent = meta.uri || env.id;
-    titleEl.title = meta.uri || env.id;
+    titleEl.textContent = meta.uri || docKey;
+    titleEl.title = meta.uri || docKey;
     versionEl.textContent = "v" + meta.source_version;
     emptyEl.hidden = true;
     state.dirty = true;
@@ -187,6 +187,7 @@
   }
 
   function frameUrl() { return cfg.frames[docKey] || "/frame"; }
+  var frameSrc = null;  // the bootstrap URL the current frame was loaded from
   // A new sandboxed frame per document. "allow-scripts" only: never the same-origin flag (the
   // artifact would share our origin and could read the token), never popups, forms or
   // top navigation.
@@ -207,10 +208,10 @@
         // the artifact navigated its frame away: bring the preview back
         loads = 0;
         state.frameReady = false;
-        f.src = frameUrl();
+        f.src = frameSrc = frameUrl();
       }
     });
-    f.src = frameUrl();
+    f.src = frameSrc = frameUrl();
     old.parentNode.replaceChild(f, old);
     frame = f;
   }
@@ -263,7 +264,17 @@
   }
 
   // -- transports ---------------------------------------------------------------------------
-  var es = null, ws = null, retryMs = 3000, timer = null;
+  var es = null, ws = null, retryMs = cfg.retry || 3000, timer = null, fails = 0;
+  // a stream refused for good (EventSource gives up on an HTTP error: 404 while the document
+  // does not exist yet — the page was opened before the first publish, or before the watched
+  // file was created — or a server restarted on the same port): try again later, backing off;
+  // poll() connects at once when the document shows up in /documents
+  function retryLater() {
+    if (timer || state.closed) return;
+    var d = Math.min(retryMs * Math.pow(2, Math.min(fails, 5)), 30000);
+    fails++;
+    timer = setTimeout(function () { timer = null; connect(); }, d);
+  }
   function q(extra) {
     var p = new URLSearchParams({ doc: docKey, token: token });
     if (extra) for (var k in extra) if (extra[k] !== null && extra[k] !== undefined) p.set(k, extra[k]);
@@ -293,6 +304,11 @@
     if (ws) { ws.onclose = null; ws.close(); ws = null; }
     if (timer) { clearTimeout(timer); timer = null; }
   }
+  function opened() {
+    fails = 0;
+    setStatus("live");
+    if (!(docKey in cfg.frames)) poll();  // a document that did not exist at load: learn its frame
+  }
   function connect() {
     if (!docKey) return;
     state.closed = false;
@@ -301,8 +317,12 @@
     // EventSource resends Last-Event-ID itself when it reconnects; a fresh one starts from
     // our own last id (query parameter, same meaning).
     es = new EventSource("/events?" + q({ last_event_id: state.lastId, splice: 1 }));
-    es.onopen = function () { setStatus("live"); };
-    es.onerror = function () { if (!state.closed) setStatus("reconnecting"); };
+    es.onopen = opened;
+    es.onerror = function () {
+      if (state.closed) return;
+      setStatus("reconnecting");
+      if (es && es.readyState === 2) { es.close(); es = null; retryLater(); }  // CLOSED: it will not retry
+    };
     ["gap:envelope", "preview:splice", "gap:error", "gap:heartbeat", "gap:complete", "preview:cursor", "preview:status"].forEach(function (n) {
       es.addEventListener(n, function (e) { handle(n, e.data, n === "gap:envelope" || n === "preview:splice" ? e.lastEventId : null); });
     });
@@ -310,7 +330,7 @@
   function connectWs() {
     var scheme = location.protocol === "https:" ? "wss:" : "ws:";
     ws = new WebSocket(scheme + "//" + location.host + "/ws?" + q({ last_event_id: state.lastId, splice: 1 }));
-    ws.onopen = function () { setStatus("live"); };
+    ws.onopen = opened;
     ws.onmessage = function (e) {
       var m = JSON.parse(e.data);
       if (m.retry) { retryMs = m.retry; return; }
@@ -320,7 +340,7 @@
       ws = null;
       if (state.closed) return;
       setStatus("reconnecting");
-      timer = setTimeout(connect, retryMs);
+      retryLater();
     };
   }
   function reconnect(fresh) {
@@ -349,6 +369,9 @@
       picker.appendChild(o);
     });
     picker.hidden = docs.length < 2 && !!docKey;
+    // the document appeared after the page was loaded (its frame was not known then): load the
+    // frame under its directory, so the artifact's relative URLs resolve
+    if (docKey && frameSrc !== null && frameSrc !== frameUrl()) loadFrame();
   }
   function choose(key) {
     if (key === docKey) return;
@@ -369,6 +392,9 @@
         // the document was closed and is open again (the editor reopened it): follow it
         if (docKey && state.closed && statusEl.dataset.state === "closed" &&
             docs.some(function (d) { return d.key === docKey; })) { state.lastId = null; connect(); }
+        // waiting to retry a refused stream, and the document is there now: go at once
+        else if (docKey && timer && !es && !ws && !state.closed &&
+            docs.some(function (d) { return d.key === docKey; })) { clearTimeout(timer); timer = null; connect(); }
         if (!docKey && docs.length === 1) choose(docs[0].key);
         else if (!docKey && docs.length > 1) { emptyEl.hidden = false; emptyEl.textContent = "Choose a document above."; picker.hidden = false; }
       })

@@ -1,0 +1,82 @@
+"""The preview page in headless Chromium: edge cases found by adversarial testing (documents
+without a URI, a page opened before its document exists, slow artifacts, …)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gap_preview import PreviewServer
+
+from .conftest import wait_until
+from .test_browser import frame, pub, rendered
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def bsrv(tmp_path):
+    s = PreviewServer(roots=[tmp_path], heartbeat=5, retry_ms=200).start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def test_document_without_uri_renders(page, bsrv):
+    """publish(uri="") (an API user with no file behind the document): the page shows it and
+    titles it by its key (the title code used to throw and drop every update)."""
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    pub(bsrv, 1, "<p id=p>no uri</p>", key="scratch", uri="")
+    page.goto(bsrv.url_for("scratch"))
+    rendered(page, 1)
+    assert frame(page).locator("#p").inner_text() == "no uri"
+    assert page.locator("#gap-title").inner_text() == "scratch"
+    pub(bsrv, 2, "<p id=p>still no uri</p>", key="scratch", uri="")
+    rendered(page, 2)
+    assert frame(page).locator("#p").inner_text() == "still no uri"
+    assert errors == []
+
+
+@pytest.mark.parametrize("transport", [None, "ws"])
+def test_page_opened_before_its_document_exists(page, bsrv, transport):
+    """The URL is opened before the first publish (an editor that opens the preview at once,
+    `gap-preview out.html` before the model has written the file): the stream is refused
+    (404) and EventSource gives up for good on an HTTP error; the page must keep trying and
+    show the document once it exists."""
+    page.goto(bsrv.url_for("later", transport=transport))
+    wait_until(lambda: page.evaluate("document.getElementById('gap-status').dataset.state") == "reconnecting")
+    pub(bsrv, 1, "<p id=p>here now</p>", key="later", uri="file:///w/later.html")
+    rendered(page, 1, timeout=10)
+    assert frame(page).locator("#p").inner_text() == "here now"
+    wait_until(lambda: page.evaluate("document.getElementById('gap-status').dataset.state") == "live")
+    pub(bsrv, 2, "<p id=p>and follows</p>", key="later", uri="file:///w/later.html")
+    rendered(page, 2)
+    assert frame(page).locator("#p").inner_text() == "and follows"
+
+
+def test_standalone_file_created_after_start(page, tmp_path):
+    """`gap-preview FILE` for a file that does not exist yet: the page shows it once a writer
+    creates it, and follows the writes after that."""
+    from gap_preview.cli import Watcher, key_for
+
+    f = tmp_path / "out file é.html"
+    srv = PreviewServer(roots=[tmp_path], retry_ms=200).start()
+    w = Watcher(srv, [f])
+    t = w.start_thread()
+    try:
+        page.goto(srv.url_for(key_for(f)))
+        wait_until(lambda: page.evaluate("document.getElementById('gap-status').dataset.state") == "reconnecting")
+        # its relative URLs resolve under its directory, as when the page is opened later
+        (tmp_path / "dot.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="7" height="5"/>')
+        f.write_text('<p id=p>written</p><img id=i src="dot.svg">')
+        rendered(page, 1, timeout=10)
+        fr = wait_until(lambda: page.evaluate("1") and next((x for x in page.frames if x.url.endswith("/.gap-frame.html")), None))
+        wait_until(lambda: fr.locator("#p").inner_text() == "written")
+        wait_until(lambda: fr.evaluate("document.getElementById('i').naturalWidth") == 7)
+        f.write_text("<p id=p>rewritten</p>")
+        wait_until(lambda: fr.locator("#p").inner_text() == "rewritten")
+    finally:
+        w.stop_event.set()
+        t.join(5)
+        srv.stop()
