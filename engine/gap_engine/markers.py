@@ -92,7 +92,7 @@ class MarkerProblem:
     closing marker with no open target), ``duplicate_id`` (an id already used earlier in the
     body; the first one is the target), ``missing_id`` (an opening marker without ``id``),
     ``self_closing`` (``<gap:target …/>``, which marks no region). ``start``/``end`` span the
-    offending marker.
+    offending marker. An empty ``id=""`` counts as ``missing_id``: no operation can name it.
     """
 
     kind: str
@@ -197,7 +197,7 @@ def _scan_raw(text: str, base: int, epoch: int, parent: str | None, depth0: int)
                 problems.append(MarkerProblem("stray_close", "closing </gap:target> has no open target", ms + base, me + base))
             continue
         ms, me = m.span()
-        if sid is not None and (not rest or rest.isspace()):
+        if sid and (not rest or rest.isspace()):
             ident = sid
             raw = None
         else:
@@ -205,8 +205,9 @@ def _scan_raw(text: str, base: int, epoch: int, parent: str | None, depth0: int)
                 problems.append(MarkerProblem("self_closing", "self-closing <gap:target …/> marks no region", ms + base, me + base))
                 continue
             ident = sid if sid is not None else _parse_attrs(raw)[1]
-            if ident is None:
-                problems.append(MarkerProblem("missing_id", "opening <gap:target> has no id attribute", ms + base, me + base))
+            if not ident:  # no id, or id="" (which no edit operation can name: GAP §4.2)
+                what = "has no id attribute" if ident is None else 'has an empty id (id="")'
+                problems.append(MarkerProblem("missing_id", f"opening <gap:target> {what}", ms + base, me + base))
                 rec = [None, raw, None, ms + base, me + base, -1, -1, par, depth, epoch, 3]
                 append(rec)
                 push(rec)

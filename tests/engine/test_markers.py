@@ -173,3 +173,28 @@ def test_property_long_edit_chains_compact_correctly(data, n):
         body = body[:a] + text + body[b:]
         idx = idx.splice(a, b, text, body)
     assert state(idx) == state(scan(body)) == state(idx.compacted())
+
+
+@pytest.mark.parametrize("marker", ['<gap:target id="">', "<gap:target id=''>", '<gap:target type="v" id="">'])
+def test_empty_id_is_a_missing_id_not_a_target(marker):
+    # no edit operation can name id "" (GAP §4.2, the envelope schema), so a handle must not
+    # list it as a target (§7.2, §7.4: the closed list of valid targets)
+    body = marker + 'x<gap:target id="k">y</gap:target></gap:target>'
+    idx = scan(body)
+    assert idx.ids() == ["k"] and "" not in idx
+    assert [p.kind for p in idx.problems] == ["missing_id"] and "empty id" in idx.problems[0].message
+
+
+def test_content_adding_an_empty_id_target_is_flagged_like_any_malformed_marker():
+    import json
+
+    from gap_engine import Artifact, GapError, apply_with_splices, parse_envelope
+
+    art = Artifact("a", 1, "text/html", '<gap:target id="t">old</gap:target>')
+    env = parse_envelope(json.dumps({"protocol": "gap/0.1", "id": "a", "version": 2, "name": "edit", "meta": {"format": "text/html"},
+                                     "content": [{"op": "replace", "target": {"type": "id", "value": "t"}, "content": '<gap:target id="">n</gap:target>'}]}))
+    res = apply_with_splices(art, env)
+    assert [t.id for t in res.handle.content[0].targets] == ["t"] and res.warnings
+    with pytest.raises(GapError) as ei:
+        apply_with_splices(art, env, strict_markers=True)
+    assert ei.value.code == "invalid_content" and "empty id" in ei.value.message
