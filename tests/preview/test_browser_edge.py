@@ -8,7 +8,7 @@ import pytest
 from gap_preview import PreviewServer
 
 from .conftest import wait_until
-from .test_browser import frame, pub, rendered
+from .test_browser import frame, open_doc, pub, rendered
 
 pytestmark = pytest.mark.browser
 
@@ -80,3 +80,42 @@ def test_standalone_file_created_after_start(page, tmp_path):
         w.stop_event.set()
         t.join(5)
         srv.stop()
+
+
+def test_slow_artifact_script_is_not_replaced_in_a_loop(page, bsrv):
+    """An artifact whose script runs longer than the frame watchdog (5 s: a heavy chart, a
+    big computation; or a huge document on a slow machine) is busy, not dead: it must not be
+    replaced by a fresh frame, which would run the same script again, be replaced again, and
+    never show anything."""
+    doc = ('<p id=p>start</p><script>var t0 = Date.now(); while (Date.now() - t0 < 6500) {}'
+           ' document.getElementById("p").textContent = "computed";</script>')
+    pub(bsrv, 1, doc)
+    page.goto(bsrv.url_for("dash"))
+    rendered(page, 1, timeout=40)
+    assert frame(page).locator("#p").inner_text() == "computed"
+    assert page.evaluate("window.__gap.frames") == 1
+    pub(bsrv, 2, doc.replace("start", "again"))  # the script is unchanged: it does not run again
+    rendered(page, 2)
+    assert page.evaluate("window.__gap.frames") == 1 and not page.evaluate("window.__gap.replaced")
+
+
+def test_frame_whose_listener_was_wiped_is_replaced(page, bsrv):
+    """An artifact that calls document.open() (and never closes it, so no load event tells
+    the page) wipes the frame's message listener: the next update gets no answer, not even
+    to the watchdog's ping, so the frame is replaced by a fresh one that shows the update."""
+    doc = '<gap:target id="t"><p id=p>one</p></gap:target><button id=b onclick="document.open()">wipe</button>'
+    pub(bsrv, 1, doc)
+    fr = open_doc(page, bsrv)
+    fr.locator("#b").click()
+
+    def wiped():
+        try:
+            return fr.evaluate("document.body === null")
+        except Exception:  # a new execution context
+            return False
+
+    wait_until(wiped)
+    pub(bsrv, 2, doc.replace(">one<", ">two<"))
+    rendered(page, 2, timeout=40)
+    assert page.evaluate("window.__gap.frames") == 2 and page.evaluate("window.__gap.replaced") == 1
+    assert frame(page).locator("#p").inner_text() == "two"

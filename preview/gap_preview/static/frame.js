@@ -451,6 +451,7 @@
                         mode: "error", recv: m.recv, sent: m.sent, got: 0 }, "*");
       }
     }
+    else if (m.type === "ping") P.postMessage({ type: "pong" }, "*");  // the parent's watchdog: alive
     else if (m.type === "cursor") { cursor = typeof m.target === "string" ? m.target : null; follow = !!m.follow; drawCursor(true); }
   });
   function ready() { P.postMessage({ type: "ready" }, "*"); }

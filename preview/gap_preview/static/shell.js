@@ -144,10 +144,7 @@
     nextFrame();
     state.inflight = true;
     state.dirty = false;
-    // watchdog: a frame that stops answering (an artifact script called document.write and
-    // wiped our listener, or hung) is replaced by a fresh one, which gets the whole view
-    clearTimeout(state.watchdog);
-    state.watchdog = setTimeout(function () { if (state.inflight) loadFrame(); }, 5000);
+    armWatchdog();
     // a whole view (as UTF-8 bytes in a transferred buffer: much cheaper than cloning a big
     // string into the frame's process), or only the changed targets' contents
     // A whole view the frame already has the previous version of (a synthesize: a change
@@ -163,6 +160,27 @@
     }, "*", buf ? [buf] : []);
     state.changed = new Map();
     state.base = state.html;
+  }
+
+  // Watchdog: a frame that stops answering (an artifact script called document.open/write and
+  // wiped our listener, or hangs) is replaced by a fresh one, which gets the whole view. A frame
+  // that is only busy (a long render of a huge document, a slow artifact script) is not: after
+  // 5 s without "rendered" it is pinged, and a busy frame answers the ping once it is done —
+  // replacing it would only start the slow work again, forever. A frame that answers neither
+  // within `patience` is replaced, and the patience doubles for the next one.
+  var WATCHDOG_MS = 5000, patience = WATCHDOG_MS;
+  function armWatchdog() {
+    clearTimeout(state.watchdog);
+    state.watchdog = setTimeout(function () {
+      if (!state.inflight) return;
+      try { frame.contentWindow.postMessage({ type: "ping" }, "*"); } catch (e) { /* gone */ }
+      state.watchdog = setTimeout(function () {
+        if (!state.inflight) return;
+        patience = Math.min(patience * 2, 120000);
+        window.__gap.replaced = (window.__gap.replaced || 0) + 1;
+        loadFrame();
+      }, patience);
+    }, WATCHDOG_MS);
   }
 
   // [p, e, text]: a.slice(0, p) + text + a.slice(e) === b, with the longest common prefix and
@@ -192,6 +210,8 @@
   // artifact would share our origin and could read the token), never popups, forms or
   // top navigation.
   function loadFrame() {
+    window.__gap.frames = (window.__gap.frames || 0) + 1;
+    clearTimeout(state.watchdog);
     state.frameReady = false;
     state.inflight = false;
     state.base = null;
@@ -229,9 +249,14 @@
       sendCursor();
     } else if (m.type === "need-full") {
       state.changed = null; state.base = null; state.dirty = true; state.inflight = false; schedule();
+    } else if (m.type === "pong") {
+      // the frame read our ping but never answered the render before it: that render was lost
+      // (the frame was navigating); send the whole view again
+      if (state.inflight) { state.changed = null; state.base = null; state.dirty = true; state.inflight = false; schedule(); }
     } else if (m.type === "rendered") {
       state.inflight = false;
       clearTimeout(state.watchdog);
+      patience = WATCHDOG_MS;
       if (typeof m.version === "number" || typeof m.version === "string") {
         window.__gap.rendered.push({ version: m.version, t: Number(m.t), ms: Number(m.ms), mode: String(m.mode), why: String(m.why || ""),
           recv: Number(m.recv), sent: Number(m.sent), got: Number(m.got) });
