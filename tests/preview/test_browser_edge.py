@@ -119,3 +119,55 @@ def test_frame_whose_listener_was_wiped_is_replaced(page, bsrv):
     rendered(page, 2, timeout=40)
     assert page.evaluate("window.__gap.frames") == 2 and page.evaluate("window.__gap.replaced") == 1
     assert frame(page).locator("#p").inner_text() == "two"
+
+
+SCRIPTED = """<!DOCTYPE html><html><head><title>T1</title></head><body>
+<gap:target id="t"><p id=p>one</p></gap:target>
+<div id=loading>Loading…</div>
+<div id=chart></div>
+<p id=computed>pending</p>
+<script>
+document.getElementById("chart").innerHTML = '<svg id=drawn width=10 height=10></svg>';
+document.body.classList.add("js");
+var c = document.createElement("canvas"); c.id = "cv"; document.body.appendChild(c);
+document.getElementById("loading").remove();
+document.getElementById("computed").textContent = "42";
+window.runs = (window.runs || 0) + 1;
+</script>
+<footer id=f>f1</footer></body></html>"""
+
+SCRIPT_STATE = """[!!document.getElementById('drawn'), document.body.className, !!document.getElementById('cv'),
+  !!document.getElementById('loading'), document.getElementById('computed').textContent, window.runs]"""
+
+
+def test_what_artifact_scripts_did_survives_updates(page, bsrv):
+    """A chart an artifact script drew into a <div>, a class it put on <body>, a <canvas> it
+    appended, a "Loading…" it removed and a text it computed: the view carries none of it and
+    the unchanged script does not run again, so every update — an edit, a change outside every
+    target, a change in <head>, a paragraph inserted before them — must leave it in place
+    (a whole-document morph used to wipe it for good)."""
+    pub(bsrv, 1, SCRIPTED)
+    fr = open_doc(page, bsrv)
+    kept = [True, "js", True, False, "42", 1]
+    assert fr.evaluate(SCRIPT_STATE) == kept
+    text = SCRIPTED
+    changes = (
+        lambda t: t.replace(">one<", ">two<"),  # inside a target: an edit
+        lambda t: t.replace(">f1<", ">f2<"),  # outside every target
+        lambda t: t.replace("<title>T1</title>", "<title>T2</title>"),  # <head>
+        lambda t: t.replace("<div id=loading>", "<p id=new>inserted</p><div id=loading>"),  # shifts the rest
+    )
+    for v, change in enumerate(changes, start=2):
+        text = change(text)
+        pub(bsrv, v, text)
+        rendered(page, v)
+        assert fr.evaluate(SCRIPT_STATE) == kept, v
+    assert fr.locator("#p").inner_text() == "two" and fr.locator("#f").inner_text() == "f2"
+    assert fr.evaluate("document.title") == "T2" and fr.locator("#new").inner_text() == "inserted"
+    # what the artifact itself changes still applies, and wins where both touched the same thing
+    text = text.replace("<div id=chart>", '<div id=chart title="Sales">').replace("<body>", '<body class="dark">')
+    pub(bsrv, 6, text)
+    rendered(page, 6)
+    assert fr.evaluate("document.getElementById('chart').title") == "Sales"
+    assert fr.evaluate("document.body.className") == "dark"
+    assert fr.evaluate("!!document.getElementById('drawn') && !!document.getElementById('cv')")

@@ -16,6 +16,92 @@
   var renderedOpen = new WeakMap();  // <details> → "open" as the artifact last rendered it
   var scripts = [];
 
+  // -- what the artifact's own scripts did to the page (a chart drawn into a <div>, a class on
+  // <body>, a <canvas> appended), kept across updates: the views carry none of it, and an
+  // unchanged script does not run again, so a morph to the view would wipe it for good.
+  // A MutationObserver sees every change that is not ours (it is disconnected while we morph):
+  var scriptAdded = new WeakSet();   // nodes an artifact script (or the user) inserted: never discarded
+  var touched = new WeakSet();       // elements whose attributes, children or text they changed
+  var scriptAttrs = new WeakMap();   // element → Map(attribute → the artifact's value before the change)
+  var ours = new WeakSet();          // the script elements runScripts re-creates
+  var scriptRemoved = [];            // [tag, outerHTML] of the artifact's elements they removed (a "Loading…")
+  var baseView = null, baseDoc = null;  // the view before this update, parsed on demand
+  var anyTouched = false;
+  var MO_OPTS = { subtree: true, childList: true, attributes: true, attributeOldValue: true, characterData: true };
+  function noteMutations(records) {
+    for (var i = 0; i < records.length; i++) {
+      var r = records[i], t = r.target;
+      if (r.type === "childList") {
+        if (t.nodeType === 1) { touched.add(t); anyTouched = true; }
+        for (var k = 0; k < r.addedNodes.length; k++) if (!ours.has(r.addedNodes[k])) scriptAdded.add(r.addedNodes[k]);
+        for (var k2 = 0; k2 < r.removedNodes.length; k2++) {
+          var rm = r.removedNodes[k2];
+          if (rm.nodeType === 1 && !scriptAdded.has(rm) && !rm.isConnected && rm.nodeName !== "SCRIPT" && scriptRemoved.length < 256)
+            scriptRemoved.push([rm.localName, rm.outerHTML]);
+        }
+      } else if (r.type === "attributes") {
+        if (r.attributeName === "open" && t.nodeName === "DETAILS") continue;  // the user's toggle: see renderedOpen
+        touched.add(t); anyTouched = true;
+        var m = scriptAttrs.get(t);
+        if (!m) scriptAttrs.set(t, m = new Map());
+        if (!m.has(r.attributeName)) m.set(r.attributeName, r.oldValue);
+      } else if (t.parentNode && t.parentNode.nodeType === 1) { touched.add(t.parentNode); anyTouched = true; }  // characterData
+    }
+  }
+  var observer = new MutationObserver(noteMutations);
+  var watching = false;
+  function watchScripts() { if (!watching) { observer.observe(document, MO_OPTS); watching = true; } }
+  function pauseWatch() { if (watching) { noteMutations(observer.takeRecords()); observer.disconnect(); watching = false; } }
+  // take out of a freshly parsed view (a Document or a fragment) the elements an artifact script
+  // removed from the page, as long as the artifact still renders them the same way
+  // (`keep`: the entries not found stay, `root` being only a part of the view or the old one)
+  function dropScriptRemoved(root, keep) {
+    if (!scriptRemoved.length) return;
+    var left = scriptRemoved.filter(function (e) {
+      var all;
+      try { all = root.querySelectorAll(e[0]); } catch (err) { return false; }
+      for (var i = 0; i < all.length; i++) if (all[i].outerHTML === e[1]) { all[i].remove(); return true; }
+      return false;  // the artifact changed it (or dropped it): its new version shows
+    });
+    if (!keep) scriptRemoved = left;
+  }
+  // the element of the previous view that live element `from` was rendered from, `to` being the
+  // new view's: the element at to's place when a whole view is being morphed (both views are
+  // paired position by position before the morph), else at from's place in the page (its
+  // position among element children, not counting what scripts inserted); or null
+  var counterpart = null;
+  function pairViews(a, b) {  // children in order, by tag and id; an element the new view inserted pairs with nothing
+    counterpart.set(a, b);
+    var y = b.firstElementChild;
+    for (var x = a.firstElementChild; x && y; x = x.nextElementSibling) {
+      for (var z = y, look = 0; z && look < 16; z = z.nextElementSibling, look++) {
+        if (z.nodeName === x.nodeName && z.id === x.id) { pairViews(x, z); y = z.nextElementSibling; break; }
+      }
+    }
+  }
+  function parseBase() {
+    if (baseDoc === null) {
+      baseDoc = new DOMParser().parseFromString(toComments(baseView), "text/html");
+      dropScriptRemoved(baseDoc, true);
+    }
+    return baseDoc;
+  }
+  function baseOf(from, to) {
+    if (baseView === null) return null;
+    if (counterpart !== null) return counterpart.get(to) || null;
+    var path = [];
+    for (var n = from; n !== document.documentElement; n = n.parentElement) {
+      var par = n && n.parentElement;
+      if (!par || scriptAdded.has(n)) return null;
+      var i = 0;
+      for (var c = par.firstElementChild; c && c !== n; c = c.nextElementSibling) if (!scriptAdded.has(c) && c !== overlay) i++;
+      path.push(i);
+    }
+    var b = parseBase().documentElement;
+    for (var k = path.length - 1; k >= 0 && b; k--) b = b.children[path[k]];
+    return b || null;
+  }
+
   function toComments(s) {
     var stack = [];
     return s.replace(MARK, function (m, slash, attrs) {
@@ -58,6 +144,17 @@
     onBeforeElUpdated: function (from, to) {
       if (from === overlay) return false;
       if (from.isEqualNode(to)) return false;       // unchanged subtree: skip (the fast path)
+      if (touched.has(from)) {  // an artifact script changed it: keep that unless the artifact changed it too
+        var b = baseOf(from, to);
+        if (b && b.isEqualNode(to)) return false;
+      }
+      var sa = scriptAttrs.get(from);
+      if (sa) sa.forEach(function (was, name) {
+        if (to.getAttribute(name) === was) {  // the artifact did not change it: keep the script's value
+          var cur = from.getAttribute(name);
+          if (cur === null) to.removeAttribute(name); else to.setAttribute(name, cur);
+        } else sa.delete(name);  // the artifact set it anew: its value wins
+      });
       if (from.nodeName === "DETAILS") {
         var was = renderedOpen.has(from) ? renderedOpen.get(from) : from.hasAttribute("open");
         var want = to.hasAttribute("open");
@@ -68,7 +165,7 @@
       }
       return true;
     },
-    onBeforeNodeDiscarded: function (node) { return node !== overlay; },
+    onBeforeNodeDiscarded: function (node) { return node !== overlay && !scriptAdded.has(node); },
     onNodeAdded: function (node) { noteAdded(node); return node; },
   };
   // scripts parsed by DOMParser / <template> never run; re-create them so artifact scripts
@@ -82,13 +179,16 @@
       for (var k = 0; k < old.attributes.length; k++) s.setAttribute(old.attributes[k].name, old.attributes[k].value);
       if (!old.hasAttribute("async")) s.async = false;
       s.textContent = old.textContent;
+      ours.add(s);
       old.parentNode.replaceChild(s, old);
     }
   }
 
   function full(view) {
     var doc = new DOMParser().parseFromString(toComments(view), "text/html");
-    morph(document.documentElement, doc.documentElement, opts);
+    dropScriptRemoved(doc);
+    if (anyTouched && baseView !== null) { counterpart = new WeakMap(); pairViews(doc.documentElement, parseBase().documentElement); }
+    try { morph(document.documentElement, doc.documentElement, opts); } finally { counterpart = null; }
     // comments before <html> / after </html> (a target around the whole document)
     syncDocumentComments(doc);
   }
@@ -154,10 +254,11 @@
       fresh = tpl.content.firstChild ? Array.prototype.slice.call(tpl.content.firstChild.childNodes) : [];
     } else if (p.namespaceURI === HTML_NS) {
       tpl.innerHTML = toComments(content);
+      dropScriptRemoved(tpl.content, true);  // a part of the view: what it lacks may be elsewhere
       fresh = Array.prototype.slice.call(tpl.content.childNodes);
     } else return false;
     var old = [];
-    for (var n = a.nextSibling; n && n !== b; n = n.nextSibling) old.push(n);
+    for (var n = a.nextSibling; n && n !== b; n = n.nextSibling) if (!scriptAdded.has(n)) old.push(n);
     morphRun(old, fresh, 0, 0, function (f) { p.insertBefore(f, b); });
     tpl.innerHTML = "";
     return true;
@@ -353,6 +454,11 @@
   }
 
   function render(m) {
+    pauseWatch();
+    baseView = html; baseDoc = null;
+    try { return render1(m); } finally { baseView = null; baseDoc = null; watchScripts(); }
+  }
+  function render1(m) {
     var t0 = performance.now(), mode = "full";
     var got = performance.timeOrigin + t0;
     if (m.html instanceof ArrayBuffer) { html = dec.decode(m.html); full(html); }
@@ -380,7 +486,9 @@
       }
     }
     if (needFull) { full(html); mode = "full-fallback"; }
+    watchScripts();  // what the artifact's scripts do as they run is theirs
     runScripts();
+    pauseWatch();
     drawCursor(false);
     var t1 = performance.now();
     P.postMessage({ type: "rendered", version: m.version, t: performance.timeOrigin + t1, ms: t1 - t0, mode: mode, why: segWhy,
@@ -415,7 +523,12 @@
       window.scrollTo({ top: Math.max(0, rect.top + window.scrollY - 40), behavior: "instant" });
     }
   }
-  window.addEventListener("resize", function () { drawCursor(false); });
+  function drawCursorOurs(scroll) {  // the overlay is ours: not an artifact script's change
+    var was = watching;
+    pauseWatch();
+    try { drawCursor(scroll); } finally { if (was) watchScripts(); }
+  }
+  window.addEventListener("resize", function () { drawCursorOurs(false); });
 
   // -- click → innermost target → parent (→ server → editor) ---------------------------------
   function innermostTarget(node) {
@@ -446,13 +559,15 @@
     if (m.type === "render") {
       try { render(m); }
       catch (err) {  // never leave the parent waiting: retry as a whole-document morph
+        pauseWatch();
         try { if (html !== null) full(html); } catch (e2) { /* give up on this update */ }
+        watchScripts();
         P.postMessage({ type: "rendered", version: m.version, t: performance.timeOrigin + performance.now(), ms: 0,
                         mode: "error", recv: m.recv, sent: m.sent, got: 0 }, "*");
       }
     }
     else if (m.type === "ping") P.postMessage({ type: "pong" }, "*");  // the parent's watchdog: alive
-    else if (m.type === "cursor") { cursor = typeof m.target === "string" ? m.target : null; follow = !!m.follow; drawCursor(true); }
+    else if (m.type === "cursor") { cursor = typeof m.target === "string" ? m.target : null; follow = !!m.follow; drawCursorOurs(true); }
   });
   function ready() { P.postMessage({ type: "ready" }, "*"); }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
