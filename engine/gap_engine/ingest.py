@@ -79,11 +79,26 @@ def _strip_trailing_commas(text: str) -> str:
     return "".join(out)
 
 
+def _json(text: str, strict: bool = True) -> Any:
+    """``json.loads``; ``ValueError`` also for values nested too deeply for the decoder."""
+    try:
+        return json.loads(text, strict=strict)
+    except RecursionError:
+        raise ValueError("arrays or objects nested too deeply") from None
+
+
+def _raw_decode(dec: json.JSONDecoder, text: str, start: int):
+    try:
+        return dec.raw_decode(text, start)
+    except RecursionError:
+        raise ValueError("arrays or objects nested too deeply") from None
+
+
 def _loads(text: str, repairs: list[str]) -> Any:
     """``json.loads`` with the mechanical repairs: trailing commas removed, raw control
     characters (a line break, a tab) inside strings kept; the repairs made are listed."""
     try:
-        return json.loads(text)
+        return _json(text)
     except ValueError as first:
         fixed = _strip_trailing_commas(text)
         commas = "removed trailing commas"
@@ -93,7 +108,7 @@ def _loads(text: str, repairs: list[str]) -> Any:
             attempts = [(fixed, True, (commas,)), *attempts, (fixed, False, (commas, raw))]
         for candidate, strict, made in attempts:
             try:
-                value = json.loads(candidate, strict=strict)
+                value = _json(candidate, strict)
             except ValueError:
                 continue
             repairs.extend(made)
@@ -170,12 +185,19 @@ def _extract_json(text: str, repairs: list[str]) -> Any:
         return _join(found, "```json fences", repairs)
     # prose around JSON: decode from each brace or bracket that starts an envelope-like value
     pos = 0
+    deep = -2
     made: list[str] = []
     for m in re.finditer(r"[{\[]", text):
         start = m.start()
         if start < pos:
             continue  # inside a value already taken
+        if start == deep + 1:
+            deep = start  # still inside the run of brackets that was nested too deeply
+            continue
         got = _decode_at(text, start)
+        if got is _DEEP:
+            deep = start
+            continue
         if got is None or not _looks_like_envelope(got[0]):
             continue
         value, pos, local = got
@@ -193,24 +215,43 @@ _STRICT = json.JSONDecoder()
 _LAX = json.JSONDecoder(strict=False)
 
 
+_DEEP = "deep"  # _decode_at: the value is nested too deeply to decode
+
+
 def _decode_at(text: str, start: int):
     """The JSON value that starts at ``text[start]`` → ``(value, its end in text, repairs)``,
-    or None; with the repairs of :func:`_loads` when needed."""
+    None, or ``_DEEP``; with the repairs of :func:`_loads` when the error says they may help
+    (a repair is tried only where the decoder stopped at a raw control character or a
+    trailing comma, so that scanning prose stays linear in practice)."""
     commas = "removed trailing commas"
     raw = "kept raw line breaks or tabs inside strings"
-    for dec, made in ((_STRICT, ()), (_LAX, (raw,))):
+    made: tuple = ()
+    try:
+        value, end = _STRICT.raw_decode(text, start)
+        return value, end, made
+    except RecursionError:
+        return _DEEP
+    except json.JSONDecodeError as exc:
+        err = exc
+    if "control character" in err.msg:
+        made = (raw,)
         try:
-            value, end = dec.raw_decode(text, start)
+            value, end = _LAX.raw_decode(text, start)
             return value, end, made
-        except ValueError:
-            pass
+        except RecursionError:
+            return _DEEP
+        except json.JSONDecodeError as exc:
+            err = exc
+    before = text[:err.pos].rstrip()
+    if not (text[err.pos : err.pos + 1] in ("]", "}") and before.endswith(",")):
+        return None  # not stopped by a trailing comma
     candidate = _strip_trailing_commas(text[start:])
-    for dec, made in ((_STRICT, (commas,)), (_LAX, (commas, raw))):
+    for dec, more in ((_STRICT, ()), (_LAX, (raw,))) if not made else ((_LAX, made),):
         try:
-            value, n = dec.raw_decode(candidate)
+            value, n = _raw_decode(dec, candidate, 0)
         except ValueError:
             continue
-        return value, start + _raw_length(text[start:], n), made
+        return value, start + _raw_length(text[start:], n), (commas, *more)
     return None
 
 

@@ -385,4 +385,6 @@ def parse_envelope(text: str | bytes, *, lenient: bool = False) -> Envelope:
         data = json.loads(text)
     except (ValueError, TypeError) as exc:
         raise GapError(INVALID_ENVELOPE, f"envelope is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise GapError(INVALID_ENVELOPE, "envelope is not valid JSON: arrays or objects nested too deeply") from None
     return envelope_from_data(data)

@@ -57,8 +57,12 @@ def _no_constant(name: str):
 
 def _json_loads(text: str) -> Any:
     """``json.loads`` that refuses ``NaN``, ``Infinity`` and ``-Infinity``, which Python's
-    decoder accepts but RFC 8259 does not (a document holding them is not JSON)."""
-    return json.loads(text, parse_constant=_no_constant)
+    decoder accepts but RFC 8259 does not (a document holding them is not JSON). Raises
+    ``ValueError``, also for values nested too deeply for the decoder."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("arrays or objects nested too deeply") from None
 
 
 def format_kind(fmt: str | None) -> str | None:

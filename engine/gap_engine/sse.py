@@ -374,7 +374,7 @@ def to_gap_event(ev: SSEEvent, *, lenient: bool = False) -> GapEvent:
         return GapEvent("other", ev, artifact_id=aid, seq=seq)
     try:
         data = json.loads(ev.data)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise GapError("invalid_envelope", f"{ev.event} event data is not JSON: {exc}") from None
     if kind == "envelope":
         if lenient:

@@ -237,3 +237,33 @@ def test_ingest_reads_a_target_type_in_capitals():
     ing = ingest(json.dumps({"content": [{**OP, "target": {"type": "ID", "value": "n"}}]}), artifact=TWO)
     assert any("read 'ID' as 'id'" in r for r in ing.repairs)
     assert apply(TWO, ing.envelope)[0].body.startswith('<gap:target id="n">2<')
+
+
+def test_ingest_trailing_comma_and_raw_line_break_together_in_prose():
+    raw = 'Here: {"op": "replace", "target": {"type": "id", "value": "n"}, "content": "a\nb",} done'
+    ing = ingest(raw, artifact=TWO)
+    assert ing.envelope.content[0].content == "a\nb"
+    assert any("trailing commas" in r for r in ing.repairs) and any("raw line breaks" in r for r in ing.repairs)
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, '{"content": [' + "[" * 100_000 + "]" * 100_000 + "]}", "x " + "{" * 50_000])
+def test_deeply_nested_json_is_refused_cleanly_and_quickly(text):
+    # the decoders hit Python's recursion limit: that must be an invalid_envelope error, not
+    # a RecursionError traceback, and scanning the prose must not go quadratic
+    import time
+
+    for parse in (parse_envelope, lambda t: parse_envelope(t, lenient=True)):
+        t0 = time.perf_counter()
+        with pytest.raises(GapError) as ei:
+            parse(text)
+        assert ei.value.code == "invalid_envelope"
+        assert time.perf_counter() - t0 < 5
+
+
+def test_deeply_nested_pointer_content_is_invalid_content():
+    a = Artifact("c", 1, "application/json", '{"a": 1}')
+    env = {"protocol": "gap/0.1", "id": "c", "version": 2, "name": "edit", "meta": {"format": "application/json"},
+           "content": [{"op": "replace", "target": {"type": "pointer", "value": "/a"}, "content": "[" * 100_000 + "]" * 100_000}]}
+    with pytest.raises(GapError) as ei:
+        apply(a, parse_envelope(json.dumps(env)))
+    assert ei.value.code == "invalid_content" and "nested too deeply" in ei.value.message

@@ -119,3 +119,11 @@ def test_property_any_chunking_gives_the_same_events(cuts, crlf):
         prev = p
     got += d.close()
     assert got == whole and len(whole) == 5
+
+
+def test_deeply_nested_event_data_is_an_invalid_envelope_not_a_traceback():
+    from gap_engine.sse import ENVELOPE, to_gap_event
+
+    with pytest.raises(GapError) as ei:
+        to_gap_event(SSEEvent(ENVELOPE, "[" * 100_000, "1"))
+    assert ei.value.code == "invalid_envelope"
