@@ -171,3 +171,38 @@ def test_what_artifact_scripts_did_survives_updates(page, bsrv):
     assert fr.evaluate("document.getElementById('chart').title") == "Sales"
     assert fr.evaluate("document.body.className") == "dark"
     assert fr.evaluate("!!document.getElementById('drawn') && !!document.getElementById('cv')")
+
+
+def test_edited_script_runs_again_in_a_fresh_frame_scroll_kept(page, bsrv):
+    """Editing an artifact's script (the data of a chart, say) must show its new result: an
+    unchanged script does not run again, and a morph only changes the script element's text,
+    which never runs. The page gets a fresh frame, as a live-reload tool would, scrolled where
+    it was; the scripts run once in it."""
+    doc = ('<div style="height:3000px">tall</div><p id=out></p>'
+           '<script>window.runs = (window.runs || 0) + 1; document.getElementById("out").textContent = "data:" + [1, 2, 3].join(",");</script>')
+    pub(bsrv, 1, doc)
+    fr = open_doc(page, bsrv)
+    assert fr.locator("#out").inner_text() == "data:1,2,3"
+    fr.evaluate("window.scrollTo(0, 1200)")
+    wait_until(lambda: fr.evaluate("window.scrollY") == 1200)
+    pub(bsrv, 2, doc.replace("[1, 2, 3]", "[4, 5, 6]"))
+    rendered(page, 2)
+    wait_until(lambda: page.evaluate("window.__gap.reloads === 1 && window.__gap.frames === 2"), timeout=10)
+
+    def fresh_shows():
+        page.evaluate("0")  # lets Playwright see the frame swap (page.frames alone does not)
+        for f in page.frames[1:]:
+            try:
+                if not f.is_detached() and f.evaluate("document.getElementById('out').textContent") == "data:4,5,6":
+                    return f
+            except Exception:  # the old frame going away, the new one not rendered yet
+                pass
+        return None
+
+    fr = wait_until(fresh_shows, timeout=10)
+    assert fr.evaluate("window.runs") == 1
+    wait_until(lambda: fr.evaluate("window.scrollY") == 1200)
+    # a change that leaves the script alone does not reload
+    pub(bsrv, 3, doc.replace("[1, 2, 3]", "[4, 5, 6]").replace(">tall<", ">still tall<"))
+    rendered(page, 3)
+    assert fr.evaluate("window.runs") == 1 and page.evaluate("window.__gap.frames") == 2

@@ -27,6 +27,7 @@
   var scriptRemoved = [];            // [tag, outerHTML] of the artifact's elements they removed (a "Loading…")
   var baseView = null, baseDoc = null;  // the view before this update, parsed on demand
   var anyTouched = false;
+  var reloadWanted = false;
   var MO_OPTS = { subtree: true, childList: true, attributes: true, attributeOldValue: true, characterData: true };
   function noteMutations(records) {
     for (var i = 0; i < records.length; i++) {
@@ -144,6 +145,9 @@
     onBeforeElUpdated: function (from, to) {
       if (from === overlay) return false;
       if (from.isEqualNode(to)) return false;       // unchanged subtree: skip (the fast path)
+      // an edited script (its code, its data, its src) would not run again: the page asks the
+      // parent for a fresh frame (like a live-reload tool, scroll restored) and leaves it as is
+      if (from.localName === "script") { reloadWanted = true; return false; }
       if (touched.has(from)) {  // an artifact script changed it: keep that unless the artifact changed it too
         var b = baseOf(from, to);
         if (b && b.isEqualNode(to)) return false;
@@ -489,10 +493,12 @@
     watchScripts();  // what the artifact's scripts do as they run is theirs
     runScripts();
     pauseWatch();
+    if (Array.isArray(m.scroll)) window.scrollTo(Number(m.scroll[0]) || 0, Number(m.scroll[1]) || 0);  // a fresh frame
     drawCursor(false);
     var t1 = performance.now();
     P.postMessage({ type: "rendered", version: m.version, t: performance.timeOrigin + t1, ms: t1 - t0, mode: mode, why: segWhy,
-                    recv: m.recv, sent: m.sent, got: got }, "*");
+                    recv: m.recv, sent: m.sent, got: got, scroll: [window.scrollX, window.scrollY] }, "*");
+    if (reloadWanted) { reloadWanted = false; P.postMessage({ type: "reload", scroll: [window.scrollX, window.scrollY] }, "*"); }
   }
 
   // -- editor cursor → outline ------------------------------------------------------------

@@ -152,9 +152,11 @@
     // the segment around it when it can, else the whole view it rebuilds from the range.
     var splice = state.changed === null && state.base !== null ? changedRange(state.base, state.html) : null;
     var buf = state.changed === null && splice === null ? enc.encode(state.html).buffer : null;
+    var scroll = buf ? state.restoreScroll : null;
+    if (buf) state.restoreScroll = null;
     frame.contentWindow.postMessage({
       type: "render", version: state.version,
-      html: buf, splice: splice,
+      html: buf, splice: splice, scroll: scroll,
       patches: state.changed === null ? [] : Array.from(state.changed),
       recv: state.recvAt, sent: performance.timeOrigin + performance.now(),
     }, "*", buf ? [buf] : []);
@@ -253,7 +255,18 @@
       // the frame read our ping but never answered the render before it: that render was lost
       // (the frame was navigating); send the whole view again
       if (state.inflight) { state.changed = null; state.base = null; state.dirty = true; state.inflight = false; schedule(); }
+    } else if (m.type === "reload") {
+      // a script of the artifact changed: a fresh frame runs the new code (debounced while the
+      // user is still typing in the script), scrolled where this one was
+      if (Array.isArray(m.scroll)) state.scroll = [Number(m.scroll[0]) || 0, Number(m.scroll[1]) || 0];
+      clearTimeout(state.reloadTimer);
+      state.reloadTimer = setTimeout(function () {
+        window.__gap.reloads = (window.__gap.reloads || 0) + 1;
+        state.restoreScroll = state.scroll || null;
+        loadFrame();
+      }, 250);
     } else if (m.type === "rendered") {
+      if (Array.isArray(m.scroll)) state.scroll = [Number(m.scroll[0]) || 0, Number(m.scroll[1]) || 0];
       state.inflight = false;
       clearTimeout(state.watchdog);
       patience = WATCHDOG_MS;
@@ -402,6 +415,7 @@
     if (key === docKey) return;
     docKey = key;
     addressBar();
+    clearTimeout(state.reloadTimer); state.restoreScroll = null; state.scroll = null;
     state.html = null; state.base = null; state.lastId = null; state.cursor = null;
     disconnect();
     loadFrame();
