@@ -30,6 +30,13 @@ _MARKER_FAST = re.compile(r"<(/?)gap:target\b((?:\s+id\s*=\s*\"([^\">]*)\")?([^>
 _ID_ONLY = re.compile(r"\s+id\s*=\s*\"([^\"]*)\"\s*\Z")
 _ATTR = re.compile(r"([A-Za-z_:][-\w:.]*)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 
+# an attribute value whose quote is not closed within the marker: a ">" in it ended the marker
+_CUT_QUOTE = re.compile(r"[\"']")
+_CUT_MESSAGE = (
+    "an attribute value of this <gap:target> holds '>' (write &gt;): the marker ends there "
+    "and the rest of the value is read as content"
+)
+
 _OS_KEY = itemgetter(3)  # a record's opening start (valid when no shift is pending)
 
 #: Above this many pending shifts, an index resolves every record once and starts afresh.
@@ -91,8 +98,10 @@ class MarkerProblem:
     ``kind`` is one of ``unclosed`` (an opening marker never closed), ``stray_close`` (a
     closing marker with no open target), ``duplicate_id`` (an id already used earlier in the
     body; the first one is the target), ``missing_id`` (an opening marker without ``id``),
-    ``self_closing`` (``<gap:target …/>``, which marks no region). ``start``/``end`` span the
-    offending marker. An empty ``id=""`` counts as ``missing_id``: no operation can name it.
+    ``self_closing`` (``<gap:target …/>``, which marks no region), ``bad_attribute`` (a
+    quoted attribute value cut by a ``>`` in it, e.g. ``label="a > b"``: markers end at the
+    first ``>``, so write ``&gt;``). ``start``/``end`` span the offending marker. An empty
+    ``id=""`` counts as ``missing_id``: no operation can name it.
     """
 
     kind: str
@@ -201,9 +210,13 @@ def _scan_raw(text: str, base: int, epoch: int, parent: str | None, depth0: int)
             ident = sid
             raw = None
         else:
-            if raw.rstrip().endswith("/"):
+            tail = raw.rstrip()[-1:]
+            if tail == "/":
                 problems.append(MarkerProblem("self_closing", "self-closing <gap:target …/> marks no region", ms + base, me + base))
                 continue
+            # attributes end with a closing quote; otherwise look for a value cut by a ">"
+            if tail != '"' and tail != "'" and _CUT_QUOTE.search(_ATTR.sub("", raw)):
+                problems.append(MarkerProblem("bad_attribute", _CUT_MESSAGE, ms + base, me + base))
             ident = sid if sid is not None else _parse_attrs(raw)[1]
             if not ident:  # no id, or id="" (which no edit operation can name: GAP §4.2)
                 what = "has no id attribute" if ident is None else 'has an empty id (id="")'

@@ -198,3 +198,30 @@ def test_content_adding_an_empty_id_target_is_flagged_like_any_malformed_marker(
     with pytest.raises(GapError) as ei:
         apply_with_splices(art, env, strict_markers=True)
     assert ei.value.code == "invalid_content" and "empty id" in ei.value.message
+
+
+@pytest.mark.parametrize(
+    "body, ids",
+    [
+        ('<gap:target id="p" label="Price > 100">x</gap:target>', ["p"]),
+        ("<gap:target id='p' label='a>b'>x</gap:target>", ["p"]),
+        ('<gap:target label="a > b" id="x">y</gap:target>', []),
+    ],
+)
+def test_attribute_value_cut_by_a_gt_is_reported(body, ids):
+    # a marker ends at its first ">": a label like "Price > 100" would silently leave
+    # ` 100">` in the target's content (and in every preview); it must be a visible problem
+    idx = scan(body)
+    assert idx.ids() == ids
+    bad = [p for p in idx.problems if p.kind == "bad_attribute"]
+    assert len(bad) == 1 and "&gt;" in bad[0].message and bad[0].start == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['<gap:target id="a" label="it\'s">x</gap:target>', "<gap:target id='a' label='say \"hi\"'>x</gap:target>",
+     '<gap:target id="a" type="v" label="x &gt; y">x</gap:target>', '<gap:target id="a" accepts="li*" >x</gap:target>'],
+)
+def test_well_formed_attributes_are_not_reported(body):
+    idx = scan(body)
+    assert idx.ids() == ["a"] and idx.problems == ()
