@@ -1028,6 +1028,13 @@ def _verify(doc: _Doc, kind, tokens, op, value, new_body, label, aid):
     try:
         got = _json_loads(new_body) if kind == "json" else _yaml_load(new_body)
     except Exception as exc:
+        if kind == "yaml" and "undefined alias" in str(exc):
+            raise GapError(
+                INVALID_CONTENT,
+                f"{label}: the edit would remove an anchor (&name) that an alias (*name) elsewhere still uses; "
+                "the anchored value is shared, so it cannot be changed in one place",
+                artifact_id=aid,
+            ) from None
         raise GapError(
             INVALID_CONTENT,
             f"{label}: the content does not fit at this place, the result would not parse ({_short(exc)})",

@@ -598,3 +598,12 @@ def test_yaml_replace_a_value_after_a_comment_on_its_key_line(ptr, content, valu
     expected[ptr[1:]] = value
     assert yaml.safe_load(new) == expected
     assert "# the list" in new and "# a map" in new
+
+
+@pytest.mark.parametrize("op, content", [("replace", "3"), ("delete", None), ("replace", "- 2\n- 3\n")])
+def test_yaml_edit_dropping_a_used_anchor_says_so(op, content):
+    doc = "a: 1\nb: &y [2]\nc: *y\n"
+    with pytest.raises(GapError) as ei:
+        edit(doc, Y, op, "/b", content)
+    assert ei.value.code == "invalid_content" and "anchor" in ei.value.message
+    assert "would not parse" not in ei.value.message
