@@ -7,13 +7,17 @@ page follows every write. ``POST /done`` (with the token) closes the viewers' ta
 from __future__ import annotations
 
 import argparse
+import codecs
 import hashlib
 import mimetypes
 import os
+import re
 import sys
 import threading
+import time
 import webbrowser
 from pathlib import Path
+from typing import NamedTuple
 
 from .server import PreviewServer
 
@@ -51,11 +55,71 @@ def key_for(path: Path) -> str:
     return f"{path.name}-{h}"
 
 
-def _read(path: Path) -> str | None:
+class Decoded(NamedTuple):
+    """A file's bytes as text: ``text``, the ``format`` to show it as (None: by extension) and a
+    ``note`` for the page's bar (None when there is nothing to say)."""
+
+    text: str
+    format: str | None
+    note: str | None
+
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE: it starts with the same two bytes
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# <meta charset=…>, <meta http-equiv=… content="…; charset=…">, <?xml … encoding="…"?>
+_DECLARED = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)|<\?xml\b[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)""", re.I)
+
+
+def decode(data: bytes) -> Decoded:
+    """The text of a file, as a browser or an editor would read it: a byte-order mark (UTF-8,
+    UTF-16, UTF-32) wins; else UTF-8; else the encoding the document declares (HTML ``<meta
+    charset>``, XML ``encoding=``) in its first 1024 bytes; else windows-1252 (what browsers
+    assume for a legacy page), with a note. Bytes with NULs and no BOM are a binary file: a
+    short notice is shown instead of garbage."""
+    for bom, enc in _BOMS:
+        if data.startswith(bom):
+            return Decoded(data.decode(enc, errors="replace").lstrip("\ufeff"), None, None)
     try:
-        return path.read_text("utf-8", errors="replace")
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        return Decoded(data.decode("utf-8"), None, None)
+    except UnicodeDecodeError as e:
+        bad = e.start
+    if b"\x00" in data[:8192]:
+        return Decoded(f"Binary file ({len(data):,} bytes): not shown.\n", "text/plain", f"binary file, {len(data):,} bytes")
+    m = _DECLARED.search(data[:1024])
+    if m:
+        name = (m.group(1) or m.group(2)).decode("ascii")
+        try:
+            enc = codecs.lookup(name).name
+        except LookupError:
+            enc = None
+        if enc is not None and enc not in ("utf-8", "utf-16", "utf-32"):
+            return Decoded(data.decode(enc, errors="replace"), None, None)
+    return Decoded(
+        data.decode("cp1252", errors="replace"),
+        None,
+        f"not valid UTF-8 (byte 0x{data[bad]:02X} at offset {bad}): shown as windows-1252",
+    )
+
+
+def _stat_key(path: Path) -> tuple | None:
+    try:
+        st = path.stat()
+    except OSError:
         return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
+
+
+def _read(path: Path) -> Decoded | None:
+    try:
+        data = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
+        return None
+    return decode(data)
 
 
 class Watcher:
@@ -65,17 +129,37 @@ class Watcher:
         self.srv = srv
         self.files = files
         self.versions = {p: 0 for p in files}
-        self.last: dict[Path, str | None] = {}
+        self.last: dict[Path, tuple[str, str]] = {}
+        self.stats: dict[Path, tuple | None] = {}
+        self.notes: dict[Path, str | None] = {}
         self.stop_event = threading.Event()
         self.force_polling = force_polling
 
-    def publish(self, path: Path) -> None:
-        text = _read(path)
-        if text is None or text == self.last.get(path):
+    def _note(self, path: Path, note: str | None) -> None:
+        if self.notes.get(path) != note:
+            self.notes[path] = note
+            self.srv.set_status(key_for(path), note)
+
+    def publish(self, path: Path, *, check: bool = False) -> None:
+        """Publish ``path`` if its content changed. ``check``: a periodic look, not an OS event —
+        skip the read when size, mtime and inode are those of the last read (and the mtime is
+        not so recent that a same-size write in the same tick could hide behind it)."""
+        key = _stat_key(path)
+        if check and key is not None and key == self.stats.get(path) and time.time_ns() - key[0] > 2_000_000_000:
             return
-        self.last[path] = text
-        self.versions[path] += 1
-        self.srv.publish(key_for(path), uri=path.as_uri(), version=self.versions[path], text=text, format=format_for(path))
+        got = _read(path)
+        if got is None:
+            self.stats.pop(path, None)
+            if path in self.last:  # it was shown: say the page shows its last version
+                self._note(path, "file deleted or unreadable: showing its last version")
+            return
+        self.stats[path] = key
+        fmt = got.format or format_for(path)
+        if (got.text, fmt) != self.last.get(path):
+            self.last[path] = (got.text, fmt)
+            self.versions[path] += 1
+            self.srv.publish(key_for(path), uri=path.as_uri(), version=self.versions[path], text=got.text, format=fmt)
+        self._note(path, got.note)
 
     def run(self) -> None:
         """Block until :attr:`stop_event` is set (or Ctrl-C)."""
@@ -102,7 +186,7 @@ class Watcher:
                 # the watcher is up (and idle for 0.5 s): catch any write that happened before
                 # it started, or that the OS did not report (cheap: read and compare)
                 for p in self.files:
-                    self.publish(p)
+                    self.publish(p, check=True)
                 continue
             for _change, path in changes:
                 self.publish(Path(path))
