@@ -164,6 +164,10 @@ def _yaml_load_all(text: str) -> list:
     return list(yaml.load_all(text, Loader=_loader()))  # noqa: S506 - a safe loader
 
 
+class _TreeError(ValueError):
+    """The body parses, but its syntax tree (which every splice is placed by) does not."""
+
+
 class _Doc:
     """A parsed body: its tree-sitter tree, its value, and byte → code point conversion."""
 
@@ -185,6 +189,16 @@ class _Doc:
             if len(docs) > 1:
                 raise ValueError("a multi-document YAML stream is not pointer-addressable (one document only)")
             self.value = docs[0] if docs else None
+            if any(c.type == "ERROR" for c in self.tree.root_node.children):
+                # valid YAML the tree cannot read: no place in it can be trusted for a splice
+                lines = body.count("\n") + 1
+                why = (
+                    f"it has {lines} lines and tree-sitter-yaml reads at most 32,768 "
+                    "(tree-sitter-grammars/tree-sitter-yaml#49)"
+                    if lines > 32768
+                    else "tree-sitter-yaml rejects it"
+                )
+                raise _TreeError(f"valid YAML, but the format-preserving parser cannot read it: {why}")
 
     def cp(self, node_or_byte) -> int:
         """Code-point offset of a byte offset (or of a node's start)."""
@@ -210,11 +224,8 @@ def _load_doc(body: str, kind: str, label: str, artifact_id) -> _Doc:
         return _doc(body, kind)
     except Exception as exc:  # json.JSONDecodeError, yaml.YAMLError, ValueError
         what = "JSON" if kind == "json" else "YAML"
-        raise GapError(
-            TARGET_NOT_FOUND,
-            f"{label}: the pointer cannot be resolved, the artifact is not a valid {what} document ({_short(exc)})",
-            artifact_id=artifact_id,
-        ) from None
+        why = f"the artifact is {exc}" if isinstance(exc, _TreeError) else f"the artifact is not a valid {what} document ({_short(exc)})"
+        raise GapError(TARGET_NOT_FOUND, f"{label}: the pointer cannot be resolved, {why}", artifact_id=artifact_id) from None
 
 
 def _short(exc: Exception) -> str:

@@ -607,3 +607,18 @@ def test_yaml_edit_dropping_a_used_anchor_says_so(op, content):
         edit(doc, Y, op, "/b", content)
     assert ei.value.code == "invalid_content" and "anchor" in ei.value.message
     assert "would not parse" not in ei.value.message
+
+
+def test_yaml_beyond_the_tree_parser_line_limit_is_refused_clearly():
+    # tree-sitter-yaml reads at most 32,768 lines (tree-sitter-grammars/tree-sitter-yaml#49):
+    # past that its tree is one ERROR, and an edit placed by it would land anywhere; the
+    # document is valid YAML, so say what actually failed (and never list partial paths)
+    doc = "".join(f"k{i}: {i}\n" for i in range(33_000))
+    with pytest.raises(GapError) as ei:
+        edit(doc, Y, "replace", "/k1", "2")
+    assert ei.value.code == "target_not_found" and "32,768" in ei.value.message
+    assert "not a valid YAML document" not in ei.value.message
+    with pytest.raises(GapError):
+        list_paths(doc, Y)
+    small = "".join(f"k{i}: {i}\n" for i in range(30_000))
+    assert edit(small, Y, "replace", "/k1", "2") == small.replace("k1: 1\n", "k1: 2\n", 1)
