@@ -11,7 +11,8 @@
 
 ``FILE``/``ENVELOPE`` may be ``-`` for standard input. Exit status: 0 success, 1 the engine
 refused (a JSON error ``{"code", "message"}`` on stderr, nothing written), 2 usage or I/O
-errors. ``replay`` exits 1 when any turn disagrees with the recording.
+errors. ``replay`` exits 1 when any turn disagrees with the recording. Offsets in ``--json``
+output (splices, target spans) are code-point indexes into the text, not bytes or UTF-16 units.
 """
 
 from __future__ import annotations
@@ -323,12 +324,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     a.add_argument("--lenient", action="store_true", help="accept raw model output and repair it (repairs go to stderr)")
     a.add_argument("--in-place", action="store_true", help="rewrite FILE instead of printing the new body")
-    a.add_argument("--json", action="store_true", help="print {body, splices, handle, repairs, warnings} as JSON")
+    a.add_argument(
+        "--json", action="store_true", help="print {body, splices, handle, repairs, warnings} as JSON (splice offsets in code points)"
+    )
     a.set_defaults(func=cmd_apply)
 
     t = sub.add_parser("targets", help="list the targets of a file as a tree")
     t.add_argument("file", metavar="FILE")
-    t.add_argument("--json", action="store_true", help="spans, nesting and marker problems as JSON")
+    t.add_argument("--json", action="store_true", help="spans (code-point offsets), nesting and marker problems as JSON")
     t.set_defaults(func=cmd_targets)
 
     pa = sub.add_parser("paths", help="list the JSON Pointers of a JSON/YAML file (the pointer inventory)")
