@@ -28,7 +28,7 @@ from functools import lru_cache
 from lsprotocol import types
 
 from . import actions
-from .edits import ApplyFailed, multi_edit
+from .edits import ApplyFailed, multi_edit, send_edit
 from .envelope_files import _ByteMap, is_envelope_file
 from .ids import slug, unique
 from .progress import work_done
@@ -324,7 +324,7 @@ def register(ls) -> None:
             if not regions:
                 return {"applied": True, "added": []}
             edit = multi_edit(ls, {doc.uri: (doc.version, add_edits(doc, regions))})
-            res = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label="Add GAP targets"))
+            res = await send_edit(ls, types.ApplyWorkspaceEditParams(edit=edit, label="Add GAP targets"))
         return {"applied": bool(res.applied), "added": [r[2] for r in regions] if res.applied else []}
 
 

@@ -29,7 +29,7 @@ from typing import Any
 import attrs
 from gap_engine import GapError, apply_with_splices, ingest, parse_envelope, scan
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from .documents import Document, uri_to_path
 
@@ -37,6 +37,8 @@ log = logging.getLogger("gap_ls.edits")
 
 #: LSP 3.17 ``LSPErrorCodes.RequestFailed``
 REQUEST_FAILED = -32803
+#: times an edit refused because the user typed meanwhile is derived again and re-sent
+MAX_RETRIES = 2
 
 
 class ApplyFailed(JsonRpcException):
@@ -98,6 +100,43 @@ def workspace_edit(ls, doc: Document, edits: list[types.TextEdit], label: str | 
     return multi_edit(ls, {doc.uri: (doc.version, edits)}, annotation)
 
 
+def can_apply_edits(ls) -> bool:
+    """Does the client accept ``workspace/applyEdit`` (capability ``workspace.applyEdit``)?"""
+    caps = ls.client_capabilities.workspace
+    return bool(caps is not None and caps.apply_edit)
+
+
+async def send_edit(ls, params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+    """Send ``workspace/applyEdit`` (LSP 3.17 §workspace_applyEdit) and return the client's
+    answer; an error answer comes back as ``applied: false`` with the error as the reason.
+
+    Raises:
+        ApplyFailed: ``client_refused`` without sending anything when the client does not
+            support ``workspace/applyEdit``.
+    """
+    if not can_apply_edits(ls):
+        msg = "the client does not support workspace/applyEdit (capability workspace.applyEdit), so the server cannot edit documents"
+        raise ApplyFailed(f"client_refused: {msg}", {"code": "client_refused", "message": msg})
+    try:
+        return await ls.workspace_apply_edit_async(params)
+    except JsonRpcException as err:
+        log.warning("workspace/applyEdit answered with an error: %s", err)
+        return types.ApplyWorkspaceEditResult(applied=False, failure_reason=f"the client answered with an error: {err.message or err}")
+
+
+def check_arguments(command: str, args: tuple, shape: str, least: int, most: int) -> None:
+    """Check a command's ``arguments``: between ``least`` and ``most`` of them, the first a
+    non-empty string (a URI).
+
+    Raises:
+        JsonRpcInvalidParams: naming ``command`` and the expected ``shape``.
+    """
+    if not least <= len(args) <= most:
+        raise JsonRpcInvalidParams(f"{command} expects {shape}; got {len(args)} argument(s)")
+    if not isinstance(args[0], str) or not args[0]:
+        raise JsonRpcInvalidParams(f"{command} expects {shape}; the first argument must be a URI string, got {json.dumps(args[0])[:80]}")
+
+
 def envelope_text(envelope: Any) -> str:
     if isinstance(envelope, str):
         return envelope
@@ -136,6 +175,23 @@ def _region(text: str, fmt: str, target) -> str | None:
     return None if sp is None else text[sp[0] : sp[1]]
 
 
+def changed_targets(old: str, new: str, fmt: str, env) -> list[str]:
+    """The regions an edit envelope targets that differ between the texts ``old`` and ``new``
+    (a marked target's content, or the value at a JSON Pointer), as
+    ``"<type> '<value>' was edited|removed|added"`` (no duplicates, in operation order)."""
+    changed: list[str] = []
+    for op in env.content:
+        t = op.target
+        was = _region(old, fmt, t)
+        now = _region(new, fmt, t)
+        if was is None and now is None:
+            continue  # target_not_found will say so
+        if was != now:
+            what = "was removed" if now is None else ("was added" if was is None else "was edited")
+            changed.append(f"{t.type} {t.value!r} {what}")
+    return list(dict.fromkeys(changed))
+
+
 def rebase_check(doc: Document, env, stated: int | None) -> str | None:
     """Automatic rebase (GAP §3.3, §5.3): an envelope produced for an older version of ``doc``
     applies to the current text only when every region it targets is unchanged since.
@@ -156,16 +212,7 @@ def rebase_check(doc: Document, env, stated: int | None) -> str | None:
     old = doc.text_at(base if base != 1 or doc.text_at(1) is not None else 0)
     if old is None:
         return None
-    changed = []
-    for op in env.content:
-        t = op.target
-        was = _region(old, doc.format, t)
-        now = _region(doc.text, doc.format, t)
-        if was is None and now is None:
-            continue  # target_not_found will say so
-        if was != now:
-            what = "was removed" if now is None else ("was added" if was is None else "was edited")
-            changed.append(f"{t.type} {t.value!r} {what}")
+    changed = changed_targets(old, doc.text, doc.format, env)
     if changed:
         msg = (
             f"the envelope was produced for version {base} but the document is at version {cur}, "
@@ -235,14 +282,19 @@ async def apply_envelope(ls, uri: str, envelope: Any, *, lenient: bool = True, l
     annotations and ``gap.confirmEdits`` is on (VS Code then shows accept/reject); a plain
     versioned edit otherwise.
 
+    The user typing meanwhile: when the client refuses the edit because the document moved on
+    to a newer version, the edit is derived again from the current text and re-sent (at most
+    :data:`MAX_RETRIES` times) provided that no region the envelope targets changed; else
+    ``version_conflict`` names the regions that did.
+
     Returns:
         ``{"applied": True, "version": <document version after the edit>, "targets": [ids],
         "repairs": [what lenient parsing fixed], "warnings": [...]}``
 
     Raises:
         ApplyFailed: the envelope was rejected (``data`` = the GAP error), the document
-            changed under it (``version_conflict``) or the client refused the edit. The
-            document is unchanged in every case.
+            changed under it (``version_conflict``), the client refused the edit or cannot
+            apply edits (``client_refused``). The document is unchanged in every case.
     """
     envelope, _ = read_envelope_argument(ls, envelope)
     doc = resolve_document(ls, uri)
@@ -257,33 +309,60 @@ async def apply_envelope(ls, uri: str, envelope: Any, *, lenient: bool = True, l
     except ApplyFailed as err:
         ls.show(f"GAP edit rejected, document unchanged — {err.message}", types.MessageType.Error)
         raise
-    new_body = result.artifact.body
-    targets = [t.id for t in result.artifact.targets]
-    if new_body == doc.text:
-        return {"applied": True, "version": doc.version, "targets": targets, "repairs": repairs, "warnings": list(result.warnings)}
-    edits = text_edits(doc, result.splices)
-    if doc.changed is not None:
-        doc.changed.clear()
-    annotation = None
-    if getattr(ls.settings, "confirm_edits", True):
-        named = sorted({op.target.value for op in env.content}) if env.name == "edit" else []
-        annotation = types.ChangeAnnotation(
-            label=label,
-            needs_confirmation=True,
-            description=(f"{len(env.content)} operation(s) on {', '.join(named)}" if named else "regenerate the artifact"),
+    for attempt in range(MAX_RETRIES + 1):
+        new_body = result.artifact.body
+        targets = [t.id for t in result.artifact.targets]
+        if new_body == doc.text:
+            return {"applied": True, "version": doc.version, "targets": targets, "repairs": repairs, "warnings": list(result.warnings)}
+        sent_version, sent_text = doc.version, doc.text
+        edits = text_edits(doc, result.splices)
+        if doc.changed is not None:
+            doc.changed.clear()
+        annotation = None
+        if getattr(ls.settings, "confirm_edits", True):
+            named = sorted({op.target.value for op in env.content}) if env.name == "edit" else []
+            annotation = types.ChangeAnnotation(
+                label=label,
+                needs_confirmation=True,
+                description=(f"{len(env.content)} operation(s) on {', '.join(named)}" if named else "regenerate the artifact"),
+            )
+        res = await send_edit(
+            ls, types.ApplyWorkspaceEditParams(edit=workspace_edit(ls, doc, edits, annotation=annotation), label=label)
         )
-    res = await ls.workspace_apply_edit_async(
-        types.ApplyWorkspaceEditParams(edit=workspace_edit(ls, doc, edits, annotation=annotation), label=label)
-    )
-    if not res.applied:
+        if res.applied:
+            break
         reason = res.failure_reason or "the client did not apply the edit"
+        if attempt < MAX_RETRIES and doc.uri in ls.documents and doc.version != sent_version and doc.text != sent_text:
+            # the user typed while the edit was on its way and the client refused the stale
+            # version: derive the edit again from the current text when what it targets is
+            # unchanged (else the user's typing would be overwritten)
+            log.info("applyEdit refused after a change (%s); re-deriving against version %s", reason, doc.version)
+            changed = changed_targets(sent_text, doc.text, doc.format, env) if env.name == "edit" else ["the document"]
+            if changed:
+                msg = (
+                    f"the document changed while the edit was being applied (version {sent_version} → {doc.version}) "
+                    f"and {', '.join(changed)}; re-create the edit against the current text"
+                )
+                ls.show(f"GAP edit not applied: {msg}", types.MessageType.Error)
+                raise ApplyFailed(f"version_conflict: {msg}", {"code": "version_conflict", "message": msg, "changed": changed})
+            try:
+                art = doc.artifact()
+                if env.name == "edit":
+                    env = attrs.evolve(env, version=art.version + 1)
+                result = apply_with_splices(art, env, strict_markers=ls.settings.strict_markers)
+            except GapError as err:
+                data = err.to_dict()
+                ls.show(f"GAP edit rejected, document unchanged — {err.code}: {err.message}", types.MessageType.Error)
+                raise ApplyFailed(f"{err.code}: {err.message}", data) from None
+            repairs = repairs + [f"re-derived for version {doc.version}: the document changed while the edit was being applied"]
+            continue
         ls.show(f"GAP edit not applied: {reason}", types.MessageType.Error)
         raise ApplyFailed(f"client refused the edit: {reason}", {"code": "client_refused", "message": reason})
     # The client answers applyEdit and sends didChange in either order: wait briefly for it.
     if doc.uri in ls.documents and doc.changed is not None:
         try:
             async with asyncio.timeout(2.0):
-                while doc.text != new_body:
+                while doc.version == sent_version and doc.text != new_body:
                     doc.changed.clear()
                     await doc.changed.wait()
         except TimeoutError:
@@ -299,14 +378,18 @@ async def apply_envelope(ls, uri: str, envelope: Any, *, lenient: bool = True, l
 
 def register(ls) -> None:
     @ls.command("gap.applyEnvelope")
-    async def _apply_envelope(ls, uri: str, *rest) -> dict:
+    async def _apply_envelope(ls, *args) -> dict:
         """``gap.applyEnvelope [uri, envelope]`` (see :func:`apply_envelope`); ``envelope`` is
         text, decoded JSON or an envelope file URI. ``gap.applyEnvelope [envelopeFileUri]``
-        applies that file's envelope to the artifact it names."""
-        if not isinstance(uri, str):
-            raise ApplyFailed("gap.applyEnvelope: the first argument is a document URI")
-        if rest:
-            return await apply_envelope(ls, uri, rest[0])
+        applies that file's envelope to the artifact it names.
+
+        Raises:
+            JsonRpcInvalidParams: not one or two arguments, or a URI that is not a string.
+        """
+        check_arguments("gap.applyEnvelope", args, "[uri, envelope] or [envelopeFileUri]", 1, 2)
+        uri = args[0]
+        if len(args) == 2:
+            return await apply_envelope(ls, uri, args[1])
         from .envelope_files import resolve_artifact
 
         text, name = read_envelope_argument(ls, uri)

@@ -33,6 +33,13 @@ from typing import Any, Callable
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInvalidParams,
+    JsonRpcInvalidRequest,
+    JsonRpcParseError,
+    JsonRpcServerNotInitialized,
+)
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
@@ -76,28 +83,133 @@ class RawJSON:
         self.text = text
 
 
+class _Unreadable:
+    """A request or notification whose ``params`` do not have the shape its method needs
+    (kept so that :meth:`GapProtocol.handle_message` can answer it instead of dropping it)."""
+
+    __slots__ = ("data", "reason")
+
+    def __init__(self, data: dict, reason: str) -> None:
+        self.data = data
+        self.reason = reason
+
+
+def _reason(exc: BaseException) -> str:
+    """A short account of why cattrs could not structure a message (its innermost causes)."""
+    seen = []
+    stack = [exc]
+    while stack:
+        e = stack.pop()
+        subs = getattr(e, "exceptions", None)
+        if subs:
+            stack.extend(subs)
+            continue
+        cause = e.__cause__
+        if cause is not None and cause is not e and not isinstance(e, (TypeError, ValueError, KeyError)):
+            stack.append(cause)
+            continue
+        note = "; ".join(getattr(e, "__notes__", []) or [])
+        text = f"{type(e).__name__}: {e}" + (f" ({note})" if note else "")
+        if text not in seen:
+            seen.append(text)
+    return "; ".join(seen[:3]) or type(exc).__name__
+
+
 class GapProtocol(LanguageServerProtocol):
     """pygls' protocol with text synchronisation routed to our :class:`DocumentStore`
-    (LSP 3.17 §textDocument/didOpen, didChange, didClose), and :class:`RawJSON` results
-    written without re-serialisation."""
+    (LSP 3.17 §textDocument/didOpen, didChange, didClose), :class:`RawJSON` results written
+    without re-serialisation, and the lifecycle and error answers of LSP 3.17 §lifeCycleMessages
+    / JSON-RPC 2.0 §5.1 that pygls leaves out:
+
+    - a request before ``initialize`` → error ``ServerNotInitialized`` (-32002); a notification
+      before it (other than ``exit``) is dropped; a second ``initialize`` → ``InvalidRequest``;
+    - a request after ``shutdown`` → ``InvalidRequest`` (-32600) (pygls sends no answer at all);
+    - a request whose params have the wrong shape → ``InvalidParams`` (-32602) naming the method
+      (pygls sends no answer and shows an error to the user); such a notification is logged
+      and dropped;
+    - a message that is not JSON → ``ParseError`` (-32700) with ``id: null``.
+    """
+
+    _initialize_seen = False
+
+    def send_raw(self, text: str) -> None:
+        """Write one JSON-RPC message given as JSON text (framed with its headers)."""
+        body = text.encode("utf-8")
+        log.debug("Sending raw message: %d bytes", len(body))
+        if self.writer is None:
+            log.error("Unable to send data, no available transport!")
+            return
+        header = (
+            f"Content-Length: {len(body)}\r\n"
+            f"Content-Type: {self.CONTENT_TYPE}; charset={self.CHARSET}\r\n\r\n"
+        ).encode("ascii")
+        res = self.writer.write(header + body if self._include_headers else body)
+        if asyncio.iscoroutine(res) or isinstance(res, asyncio.Future):
+            asyncio.ensure_future(res)
+
+    def structure_message(self, data):
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if isinstance(data, dict) and "jsonrpc" in data and isinstance(data.get("method"), str):
+                return _Unreadable(data, _reason(exc.__cause__ or exc))
+            raise
+
+    def _answer_error(self, msg_id, exc: JsonRpcException) -> None:
+        self._send_response(msg_id, None, exc.to_response_error())
+
+    def handle_message(self, message):
+        ls: GapLanguageServer = self._server  # type: ignore[assignment]
+        unreadable = isinstance(message, _Unreadable)
+        if unreadable:
+            method, msg_id = message.data["method"], message.data.get("id")
+            if not isinstance(msg_id, (int, str)) or isinstance(msg_id, bool):
+                msg_id = None
+        else:
+            method, msg_id = getattr(message, "method", None), getattr(message, "id", None)
+        is_request = method is not None and msg_id is not None
+        if method == types.EXIT and not unreadable:
+            return super().handle_message(message)
+        if is_request and self._shutdown:
+            self._answer_error(msg_id, JsonRpcInvalidRequest(f"{method}: the server is shut down (LSP 3.17 §shutdown)"))
+            return
+        if method is not None and not self._initialize_seen and method != types.INITIALIZE:
+            if is_request:
+                self._answer_error(msg_id, JsonRpcServerNotInitialized(f"{method}: the server is not initialized yet"))
+            else:
+                log.warning("dropped notification %s received before initialize", method)
+            return
+        if method == types.INITIALIZE and self._initialize_seen and is_request:
+            self._answer_error(msg_id, JsonRpcInvalidRequest("initialize may only be sent once"))
+            return
+        if unreadable:
+            if is_request:
+                log.warning("invalid params for %s (id %r): %s", method, msg_id, message.reason)
+                self._answer_error(msg_id, JsonRpcInvalidParams(f"{method}: invalid params: {message.reason}"))
+            else:
+                log.warning("dropped notification %s with invalid params: %s", method, message.reason)
+            return
+        if method == types.INITIALIZE:
+            self._initialize_seen = True
+            super().handle_message(message)
+            ls.documents.encoding = ls.position_encoding()
+            return
+        return super().handle_message(message)
 
     def _send_response(self, msg_id, result=None, error=None):
         if error is None and isinstance(result, RawJSON):
             self._result_types.pop(msg_id, None)
-            body = ('{"jsonrpc":"2.0","id":%s,"result":%s}' % (json.dumps(msg_id), result.text)).encode("utf-8")
-            log.debug("Sending raw result for %s: %d bytes", msg_id, len(body))
-            if self.writer is None:
-                log.error("Unable to send data, no available transport!")
-                return
-            header = (
-                f"Content-Length: {len(body)}\r\n"
-                f"Content-Type: {self.CONTENT_TYPE}; charset={self.CHARSET}\r\n\r\n"
-            ).encode("ascii")
-            res = self.writer.write(header + body if self._include_headers else body)
-            if asyncio.iscoroutine(res) or isinstance(res, asyncio.Future):
-                asyncio.ensure_future(res)
+            self.send_raw('{"jsonrpc":"2.0","id":%s,"result":%s}' % (json.dumps(msg_id), result.text))
             return
         return super()._send_response(msg_id, result, error)
+
+    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
+    def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams):
+        # ``arguments`` is optional (LSP 3.17 §workspace_executeCommand): absent = none, so that
+        # a command missing its arguments answers InvalidParams, not an internal TypeError
+        if params.arguments is None:
+            params.arguments = []
+        return (yield from super().lsp_workspace__execute_command(params))
 
     @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
     def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams):
@@ -179,6 +291,20 @@ class GapLanguageServer(LanguageServer):
 
         task.add_done_callback(_done)
         return task
+
+    def report_server_error(self, error: Exception, source) -> None:
+        """Errors outside any request. A message that is not JSON is answered with
+        ``ParseError`` and ``id: null`` (JSON-RPC 2.0 §5.1) instead of a message to the user;
+        other errors keep pygls' default (``window/showMessage``)."""
+        if isinstance(error, json.JSONDecodeError):
+            log.warning("unparsable message: %s", error)
+            try:
+                err = {"code": JsonRpcParseError.CODE, "message": f"Parse error: the message is not JSON ({error})"}
+                self.protocol.send_raw(json.dumps({"jsonrpc": "2.0", "id": None, "error": err}))
+            except Exception:
+                log.exception("could not answer a parse error")
+            return
+        super().report_server_error(error, source)
 
     def show(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         """``window/showMessage`` (LSP 3.17 §window_showMessage)."""

@@ -23,7 +23,7 @@ from gap_engine.pointer import format_kind
 from lsprotocol import types
 
 from . import actions
-from .edits import ApplyFailed, multi_edit
+from .edits import ApplyFailed, multi_edit, send_edit
 from .envelope_files import is_envelope_file
 from .ids import propose_id, unique
 
@@ -179,7 +179,8 @@ def register(ls) -> None:
         n = sum(1 for _ in iter_markers(doc.text))
         if n == 0:
             return {"applied": True, "removed": 0}
-        res = await ls.workspace_apply_edit_async(
+        res = await send_edit(
+            ls,
             types.ApplyWorkspaceEditParams(edit=multi_edit(ls, {doc.uri: (doc.version, strip_edits(doc))}), label="Strip GAP markers")
         )
         return {"applied": bool(res.applied), "removed": n if res.applied else 0}

@@ -1,0 +1,483 @@
+"""Robustness through a real client (pytest-lsp): the LSP lifecycle (requests before
+``initialize`` and after ``shutdown``), malformed messages and params, command arguments,
+position encodings (UTF-8/16/32) with astral characters, combining characters, CRLF and lone
+CR line ends, ``workspace/applyEdit`` refused or failing on the client's side, and the user
+typing while an applied envelope is on its way.
+
+The client here keeps its own model of the documents (:class:`Buffers`), with positions in the
+negotiated encoding and every line end the LSP recognises (``\\r\\n``, ``\\r``, ``\\n``), written
+independently of the server's code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import json
+import re
+import sys
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+import pytest_lsp
+from gap_engine import Artifact, apply, ingest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+from ..conftest import ROOT
+from .editor import fix_code_action_structuring
+
+TID = types.TextDocumentIdentifier
+SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "gap_ls"], server_env={"GAP_LLM_API_KEY": ""})
+
+_EOL = re.compile(r"\r\n|\r|\n")
+
+
+def units(s: str, enc: str) -> int:
+    """Length of ``s`` in code units of ``enc``."""
+    if enc == "utf-8":
+        return len(s.encode("utf-8"))
+    if enc == "utf-16":
+        return len(s.encode("utf-16-le")) // 2
+    return len(s)
+
+
+def line_starts(text: str) -> list[int]:
+    return [0] + [m.end() for m in _EOL.finditer(text)]
+
+
+def to_offset(text: str, pos: types.Position, enc: str) -> int:
+    """Code-point offset of an LSP position in ``enc`` (LSP 3.17 §position)."""
+    starts = line_starts(text)
+    if pos.line >= len(starts):
+        return len(text)
+    s = starts[pos.line]
+    e = starts[pos.line + 1] if pos.line + 1 < len(starts) else len(text)
+    line = text[s:e].rstrip("\r\n")
+    n = 0
+    for i, ch in enumerate(line):
+        if n >= pos.character:
+            return s + i
+        n += units(ch, enc)
+    return s + len(line)
+
+
+def to_position(text: str, off: int, enc: str) -> types.Position:
+    starts = line_starts(text)
+    ln = bisect.bisect_right(starts, off) - 1
+    return types.Position(line=ln, character=units(text[starts[ln] : off], enc))
+
+
+def text_of(text: str, rng: types.Range, enc: str) -> str:
+    return text[to_offset(text, rng.start, enc) : to_offset(text, rng.end, enc)]
+
+
+def apply_edits(text: str, edits, enc: str) -> str:
+    spans = sorted(((to_offset(text, e.range.start, enc), to_offset(text, e.range.end, enc), e.new_text) for e in edits), key=lambda t: t[0])
+    for (_, e1, _), (s2, _, _) in zip(spans, spans[1:]):
+        assert e1 <= s2, "overlapping TextEdits"
+    for s, e, t in reversed(spans):
+        text = text[:s] + t + text[e:]
+    return text
+
+
+class Buffers:
+    """The client's documents: text and version per URI, in ``enc`` positions.
+
+    ``mode`` says how ``workspace/applyEdit`` is answered: ``"apply"`` (refusing a stale
+    version with ``applied: false`` as vscode-languageclient does), ``"error"`` (an error
+    answer) or ``"refuse"``."""
+
+    def __init__(self, client, enc: str):
+        self.client = client
+        self.enc = enc
+        self.docs: dict[str, str] = {}
+        self.versions: dict[str, int] = {}
+        self.requests: list[types.ApplyWorkspaceEditParams] = []
+        self.mode = "apply"
+        #: called once with no argument when the next applyEdit arrives, before it is looked
+        #: at (the user's keystroke that was already on its way)
+        self.before_next_apply = None
+
+        @client.feature(types.WORKSPACE_APPLY_EDIT)
+        def _apply(params: types.ApplyWorkspaceEditParams):
+            self.requests.append(params)
+            if self.before_next_apply is not None:
+                fn, self.before_next_apply = self.before_next_apply, None
+                fn()
+            if self.mode == "error":
+                raise RuntimeError("the editor crashed while applying")
+            if self.mode == "refuse":
+                return types.ApplyWorkspaceEditResult(applied=False, failure_reason="refused by the user")
+            per_doc: dict[str, list] = {}
+            for dc in params.edit.document_changes or []:
+                uri, version = dc.text_document.uri, dc.text_document.version
+                if version is not None and uri in self.versions and version != self.versions[uri]:
+                    return types.ApplyWorkspaceEditResult(
+                        applied=False, failure_reason=f"Version {version} of {uri} differs from the current version {self.versions[uri]}"
+                    )
+                per_doc.setdefault(uri, []).extend(dc.edits)
+            for uri, edits in (params.edit.changes or {}).items():
+                per_doc.setdefault(uri, []).extend(edits)
+            for uri, edits in per_doc.items():
+                if uri in self.docs:
+                    self.replace(uri, apply_edits(self.docs[uri], edits, self.enc))
+                else:
+                    path = Path(unquote(urlparse(uri).path))
+                    path.write_bytes(apply_edits(path.read_bytes().decode("utf-8"), edits, self.enc).encode("utf-8"))
+            return types.ApplyWorkspaceEditResult(applied=True)
+
+    def open(self, uri: str, text: str, language_id: str = "html") -> None:
+        self.docs[uri], self.versions[uri] = text, 1
+        self.client.text_document_did_open(
+            types.DidOpenTextDocumentParams(types.TextDocumentItem(uri=uri, language_id=language_id, version=1, text=text))
+        )
+
+    def _send(self, uri: str, change) -> None:
+        self.versions[uri] += 1
+        self.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=self.versions[uri]), content_changes=[change]
+            )
+        )
+
+    def replace(self, uri: str, text: str) -> None:
+        self.docs[uri] = text
+        self._send(uri, types.TextDocumentContentChangeWholeDocument(text=text))
+
+    def edit(self, uri: str, start: int, end: int, text: str) -> None:
+        """An incremental change of code points ``[start, end)``."""
+        old = self.docs[uri]
+        rng = types.Range(to_position(old, start, self.enc), to_position(old, end, self.enc))
+        self.docs[uri] = old[:start] + text + old[end:]
+        self._send(uri, types.TextDocumentContentChangePartial(range=rng, text=text))
+
+    def command_future(self, name: str, *args) -> asyncio.Future:
+        """Send ``workspace/executeCommand`` now (before anything sent after this call)."""
+        return self.client.protocol.send_request_async(
+            types.WORKSPACE_EXECUTE_COMMAND, types.ExecuteCommandParams(command=name, arguments=list(args))
+        )
+
+    async def command(self, name: str, *args):
+        return await asyncio.wait_for(self.command_future(name, *args), 5)
+
+
+def capabilities(enc: str | None = None, **workspace) -> types.ClientCapabilities:
+    caps = client_capabilities("visual-studio-code")
+    if enc is not None:
+        caps.general.position_encodings = [enc]
+    for k, v in workspace.items():
+        setattr(caps.workspace, k, v)
+    return caps
+
+
+async def initialize(client: LanguageClient, caps: types.ClientCapabilities | None = None) -> types.InitializeResult:
+    fix_code_action_structuring(client)
+    return await client.initialize_session(
+        types.InitializeParams(capabilities=caps or capabilities(), root_uri=ROOT.as_uri(), process_id=None)
+    )
+
+
+def record(client: LanguageClient) -> None:
+    """Keep every message the server sends in ``client.received`` (JSON-RPC dicts as sent),
+    and let :func:`raw_request` wait for answers."""
+    client.received = []
+    client.arrived = asyncio.Event()
+    proto = client.protocol
+    orig = proto.structure_message
+
+    def keep(data):
+        if isinstance(data, dict) and "jsonrpc" in data:
+            client.received.append(dict(data))
+            client.arrived.set()
+        return orig(data)
+
+    proto.structure_message = keep
+
+
+def write_raw(client: LanguageClient, body: bytes) -> None:
+    client.protocol.writer.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+
+_raw_ids = iter(range(1, 1 << 30))
+
+
+async def raw_request(client: LanguageClient, method: str, params=..., timeout: float = 5.0) -> dict:
+    """Send a request as JSON text, whatever its params (the typed client would refuse
+    malformed ones), and return the server's answer as a dict."""
+    msg_id = f"raw-{next(_raw_ids)}"
+    msg = {"jsonrpc": "2.0", "id": msg_id, "method": method}
+    if params is not ...:
+        msg["params"] = params
+    write_raw(client, json.dumps(msg).encode())
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while True:
+        for m in client.received:
+            if m.get("id") == msg_id:
+                return m
+        client.arrived.clear()
+        await asyncio.wait_for(client.arrived.wait(), end - loop.time())
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def raw_client(lsp_client: LanguageClient):
+    """A started client that has NOT initialized the session (see :func:`record`)."""
+    record(lsp_client)
+    yield lsp_client
+    if lsp_client._server.returncode is None:  # the test failed half-way: end the server
+        lsp_client._server.kill()
+
+
+@pytest_lsp.fixture(config=SERVER, params=["utf-16", "utf-8", "utf-32"])
+async def enc_client(lsp_client: LanguageClient, request):
+    """An initialized client whose only position encoding is the parameter;
+    ``enc_client.buffers`` is its :class:`Buffers`."""
+    enc = request.param
+    record(lsp_client)
+    lsp_client.buffers = Buffers(lsp_client, enc)
+    result = await initialize(lsp_client, capabilities(enc))
+    assert result.capabilities.position_encoding == enc
+    yield lsp_client
+    await lsp_client.shutdown_session()
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def vs_client(lsp_client: LanguageClient):
+    record(lsp_client)
+    lsp_client.buffers = Buffers(lsp_client, "utf-16")
+    await initialize(lsp_client)
+    yield lsp_client
+    await lsp_client.shutdown_session()
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def no_apply_client(lsp_client: LanguageClient):
+    """A client without ``workspace.applyEdit`` (e.g. a read-only viewer)."""
+    lsp_client.buffers = Buffers(lsp_client, "utf-16")
+    await initialize(lsp_client, capabilities(apply_edit=False))
+    yield lsp_client
+    await lsp_client.shutdown_session()
+
+
+async def error_of(fut, timeout: float = 5.0) -> JsonRpcException:
+    """The error a request is answered with (a missing answer fails after ``timeout`` s)."""
+    with pytest.raises(JsonRpcException) as info:
+        await asyncio.wait_for(fut, timeout)
+    return info.value
+
+
+# -- lifecycle --------------------------------------------------------------------------------
+
+
+async def test_requests_before_initialize_are_refused_and_a_second_initialize_too(raw_client):
+    c = raw_client
+    ans = await raw_request(c, types.TEXT_DOCUMENT_DOCUMENT_SYMBOL, {"textDocument": {"uri": "file:///t/a.html"}})
+    assert ans["error"]["code"] == -32002 and "not initialized" in ans["error"]["message"]  # ServerNotInitialized
+    # a notification before initialize is dropped (LSP 3.17 §initialize)
+    c.text_document_did_open(types.DidOpenTextDocumentParams(
+        types.TextDocumentItem(uri="file:///t/early.html", language_id="html", version=1, text='<gap:target id="a">x</gap:target>')))
+    await initialize(c)
+    syms = await c.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=TID(uri="file:///t/early.html")))
+    assert syms == []
+    ans = await raw_request(c, types.INITIALIZE, {"processId": None, "rootUri": None, "capabilities": {}})
+    assert ans["error"]["code"] == -32600 and "once" in ans["error"]["message"]  # InvalidRequest
+    await c.shutdown_session()
+
+
+async def test_requests_after_shutdown_are_answered_with_invalid_request(raw_client):
+    c = raw_client
+    await initialize(c)
+    await c.shutdown_async(None)
+    for method, params in [(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL, {"textDocument": {"uri": "file:///t/a.html"}}),
+                           (types.WORKSPACE_EXECUTE_COMMAND, {"command": "gap.applyEnvelope", "arguments": ["file:///t/a.html", "[]"]}),
+                           (types.TEXT_DOCUMENT_HOVER, {"textDocument": "bad"})]:
+        ans = await raw_request(c, method, params)
+        assert ans["error"]["code"] == -32600 and "shut down" in ans["error"]["message"], ans
+    c.exit(None)
+    await asyncio.wait_for(c._server.wait(), 5)
+    assert c._server.returncode == 0  # exit after shutdown
+
+
+# -- malformed messages -----------------------------------------------------------------------
+
+
+async def test_requests_with_malformed_params_get_invalid_params_and_the_server_goes_on(raw_client):
+    c = raw_client
+    await initialize(c)
+    uri = "file:///t/m.html"
+    c.text_document_did_open(types.DidOpenTextDocumentParams(
+        types.TextDocumentItem(uri=uri, language_id="html", version=1, text='<gap:target id="a">x</gap:target>')))
+    bad = [
+        (types.TEXT_DOCUMENT_DOCUMENT_SYMBOL, {"textDocument": "file:///t/m.html"}),
+        (types.TEXT_DOCUMENT_DOCUMENT_SYMBOL, ...),
+        (types.TEXT_DOCUMENT_HOVER, {"textDocument": {"uri": uri}, "position": {"line": -1, "character": 0}}),
+        (types.TEXT_DOCUMENT_HOVER, {"textDocument": {"uri": uri}}),
+        (types.TEXT_DOCUMENT_RENAME, {"textDocument": {"uri": uri}, "position": {"line": 0, "character": 17}}),
+        (types.WORKSPACE_EXECUTE_COMMAND, {"arguments": []}),
+    ]
+    for method, params in bad:
+        ans = await raw_request(c, method, params)
+        assert "error" in ans, (method, params, ans)
+        assert ans["error"]["code"] == -32602 and ans["error"]["message"].startswith(method), ans
+    # notifications with bad params are dropped quietly (no error shown to the user)
+    write_raw(c, b'{"jsonrpc":"2.0","method":"$/cancelRequest","params":{}}')
+    write_raw(c, json.dumps({"jsonrpc": "2.0", "method": types.TEXT_DOCUMENT_DID_CHANGE,
+                             "params": {"textDocument": {"uri": uri}, "contentChanges": "zz"}}).encode())
+    syms = await c.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=TID(uri=uri)))
+    assert [s.name for s in syms] == ["a"]
+    assert not [m for m in c.received if m.get("method") == types.WINDOW_SHOW_MESSAGE]
+    await c.shutdown_session()
+
+
+async def test_a_message_that_is_not_json_gets_a_parse_error_with_a_null_id(raw_client):
+    c = raw_client
+    await initialize(c)
+    write_raw(c, b"{not json")
+    syms = await c.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=TID(uri="file:///t/x.html")))
+    assert syms == []  # still serving, in order: the parse error was answered before this
+    (err,) = [m for m in c.received if "error" in m and m.get("id") is None]
+    assert err["error"]["code"] == -32700 and "id" in err
+    assert not [m for m in c.received if m.get("method") == types.WINDOW_SHOW_MESSAGE]
+    await c.shutdown_session()
+
+
+# -- command arguments ------------------------------------------------------------------------
+
+
+async def test_apply_envelope_with_wrong_arguments_is_invalid_params(vs_client):
+    b = vs_client.buffers
+    uri = "file:///t/a.html"
+    b.open(uri, '<gap:target id="a">x</gap:target>')
+    env = '[{"op":"replace","target":{"type":"id","value":"a"},"content":"y"}]'
+    ans = await raw_request(vs_client, types.WORKSPACE_EXECUTE_COMMAND, {"command": "gap.applyEnvelope"})
+    assert ans["error"]["code"] == -32602 and "gap.applyEnvelope expects [uri, envelope]" in ans["error"]["message"], ans
+    for fut in [b.command_future("gap.applyEnvelope"), b.command_future("gap.applyEnvelope", uri, env, 3),
+                b.command_future("gap.applyEnvelope", 42, env), b.command_future("gap.applyEnvelope", None)]:
+        err = await error_of(fut)
+        assert err.code == -32602 and "gap.applyEnvelope expects [uri, envelope]" in err.message, err
+    assert b.requests == []
+    assert (await b.command("gap.applyEnvelope", uri, env))["applied"]
+
+
+# -- position encodings, line ends ------------------------------------------------------------
+
+#: astral characters (2 UTF-16 units, 4 UTF-8 bytes), a combining accent, CRLF, a lone CR, no
+#: final line end, an unclosed marker on the last line
+TEXT = (
+    'h😀e\u0301\r\n<gap:target id="t😀" type="section">x😀\r\n'
+    '  <gap:target id="inner">é\u0301😀</gap:target>\ry\n'
+    '</gap:target>\r<gap:target id="z">😀'
+)
+
+
+def _walk(symbols, text, enc, out):
+    for s in symbols:
+        out.append((s.name, text_of(text, s.range, enc), text_of(text, s.selection_range, enc)))
+        _walk(s.children or [], text, enc, out)
+    return out
+
+
+async def test_symbols_diagnostics_and_applied_edits_in_every_encoding(enc_client, tmp_path):
+    c, b = enc_client, enc_client.buffers
+    enc = b.enc
+    # a file that is not open, edited before any document was opened: the edit's positions
+    # are in the negotiated encoding too
+    disk = tmp_path / "disk.html"
+    disk.write_bytes('é😀\rü😀<gap:target id="one">é😀</gap:target>\n'.encode("utf-8"))
+    env = '[{"op":"replace","target":{"type":"id","value":"one"},"content":"X😀"}]'
+    res = await b.command("gap.applyEnvelope", disk.as_uri(), env)
+    assert res["applied"]
+    assert disk.read_bytes().decode("utf-8") == 'é😀\rü😀<gap:target id="one">X😀</gap:target>\n'
+
+    uri = "file:///t/enc.html"
+    b.open(uri, TEXT)
+    syms = await c.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=TID(uri=uri)))
+    assert _walk(syms, TEXT, enc, []) == [
+        ("t😀", TEXT[TEXT.index('<gap:target id="t'): TEXT.index('\r<gap:target id="z"')], '<gap:target id="t😀" type="section">'),
+        ("inner", '<gap:target id="inner">é\u0301😀</gap:target>', '<gap:target id="inner">'),
+    ]
+    diags = await _diagnostics(c, uri, 1)
+    assert [(d.code, text_of(TEXT, d.range, enc)) for d in diags] == [("unclosed", '<gap:target id="z">')]
+    # an applied envelope: the client's result is exactly the engine's
+    env = json.dumps([
+        {"op": "replace", "target": {"type": "id", "value": "inner"}, "content": "ü😀\r\nq"},
+        {"op": "insert_after", "target": {"type": "id", "value": "t😀"}, "content": "e\u0301😀"},
+    ])
+    art = Artifact(uri, 1, "text/html", TEXT)
+    want = apply(art, ingest(env, artifact=art).envelope)[0].body
+    res = await b.command("gap.applyEnvelope", uri, env)
+    assert res["applied"] and b.docs[uri] == want
+    # and the server's copy agrees with the client's: symbols of the edited document are
+    # those of the same text opened fresh
+    b.open("file:///t/fresh.html", want)
+    got, fresh = [
+        _walk(await c.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=TID(uri=u))), want, enc, [])
+        for u in (uri, "file:///t/fresh.html")
+    ]
+    assert got == fresh and got[1][1] == '<gap:target id="inner">ü😀\r\nq</gap:target>'
+
+
+async def _diagnostics(client, uri: str, version: int) -> list[types.Diagnostic]:
+    """The diagnostics published for ``uri`` at ``version`` (waits for them; see :func:`record`)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 5
+    while True:
+        for m in client.received:
+            p = m.get("params") or {}
+            if m.get("method") == types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS and p.get("uri") == uri and p.get("version") == version:
+                return [client.protocol._converter.structure(d, types.Diagnostic) for d in p["diagnostics"]]
+        client.arrived.clear()
+        await asyncio.wait_for(client.arrived.wait(), end - loop.time())
+
+
+# -- workspace/applyEdit on the client's side ---------------------------------------------------
+
+
+async def test_an_edit_refused_because_the_user_typed_is_derived_again(vs_client):
+    b = vs_client.buffers
+    uri = "file:///t/stale.html"
+    text = '<p><gap:target id="total">1</gap:target></p>\n<p>notes</p>\n'
+    b.open(uri, text)
+    env = '[{"op":"replace","target":{"type":"id","value":"total"},"content":"42"}]'
+    b.before_next_apply = lambda: b.edit(uri, text.index("notes"), text.index("notes"), "my ")
+    res = await b.command("gap.applyEnvelope", uri, env)
+    assert res["applied"] and any("re-derived" in r for r in res["repairs"])
+    assert b.docs[uri] == '<p><gap:target id="total">42</gap:target></p>\n<p>my notes</p>\n'
+    assert len(b.requests) == 2 and b.requests[0].edit.document_changes[0].text_document.version == 1
+    assert res["version"] == b.versions[uri] == 3
+    # typing inside the target meanwhile: refused, the user's text is kept
+    text = b.docs[uri]
+    b.before_next_apply = lambda: b.edit(uri, text.index(">42<") + 3, text.index(">42<") + 3, "0")
+    err = await error_of(b.command_future("gap.applyEnvelope", uri, env.replace("42", "7")))
+    assert err.code == -32803 and "version_conflict" in err.message and "'total' was edited" in err.message
+    assert b.docs[uri] == '<p><gap:target id="total">420</gap:target></p>\n<p>my notes</p>\n'
+
+
+async def test_an_error_answer_to_apply_edit_is_a_clear_refusal(vs_client):
+    b = vs_client.buffers
+    uri = "file:///t/err.html"
+    b.open(uri, '<gap:target id="a">x</gap:target>')
+    b.mode = "error"
+    # the handler's exception is what this test wants: answered as an error, not a test failure
+    vs_client.report_server_error = lambda error, source: None
+    err = await error_of(b.command_future("gap.applyEnvelope", uri, '[{"op":"replace","target":{"type":"id","value":"a"},"content":"y"}]'))
+    assert err.code == -32803 and err.message.startswith("client refused the edit") and "crashed" in err.message
+    assert err.data["code"] == "client_refused"
+    b.mode = "refuse"
+    err = await error_of(b.command_future("gap.applyEnvelope", uri, '[{"op":"replace","target":{"type":"id","value":"a"},"content":"y"}]'))
+    assert "refused by the user" in err.message
+    assert b.docs[uri] == '<gap:target id="a">x</gap:target>'
+
+
+async def test_no_apply_edit_request_to_a_client_that_cannot_apply_edits(no_apply_client):
+    b = no_apply_client.buffers
+    uri = "file:///t/ro.html"
+    b.open(uri, '<gap:target id="a">x</gap:target>')
+    for name, args in [("gap.applyEnvelope", [uri, '[{"op":"replace","target":{"type":"id","value":"a"},"content":"y"}]']),
+                       ("gap.stripMarkers", [uri])]:
+        err = await error_of(b.command_future(name, *args))
+        assert err.code == -32803 and "workspace/applyEdit" in err.message, (name, err)
+    assert b.requests == []
