@@ -2,7 +2,7 @@
 
 ::
 
-    gap apply FILE ENVELOPE [--format MIME] [--lenient] [--in-place] [--json]
+    gap apply FILE ENVELOPE [--format MIME] [--lenient] [--in-place] [--strict-markers] [--json]
     gap targets FILE [--json]
     gap paths FILE [--format MIME] [--leaves]
     gap strip FILE
@@ -136,7 +136,7 @@ def cmd_apply(args) -> int:
             fmt = fmt or env.meta.get("format") or "text/plain"
             # a file has no stored version: address it as the version before the envelope's
             art = Artifact(env.id, env.version - 1 if env.name == "edit" else env.version, fmt, body)
-        res = apply_with_splices(art, env)
+        res = apply_with_splices(art, env, strict_markers=args.strict_markers)
         cs = env.meta.get("checksum")
         if cs is not None and not verify_checksum(res.artifact.body, cs):  # GAP §3.1.1, §10
             raise GapError(
@@ -324,6 +324,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     a.add_argument("--lenient", action="store_true", help="accept raw model output and repair it (repairs go to stderr)")
     a.add_argument("--in-place", action="store_true", help="rewrite FILE instead of printing the new body")
+    a.add_argument(
+        "--strict-markers",
+        action="store_true",
+        help="refuse content that leaves malformed markers (unclosed, duplicate id…) instead of applying it with a warning",
+    )
     a.add_argument(
         "--json", action="store_true", help="print {body, splices, handle, repairs, warnings} as JSON (splice offsets in code points)"
     )

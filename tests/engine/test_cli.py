@@ -228,3 +228,15 @@ def test_synthesize_creates_a_missing_file(tmp_path, capsysbinary):
     e.write_text(env([{"op": "delete", "target": {"type": "id", "value": "a"}}]))
     code, out, err = run(["apply", str(g), str(e)], capsysbinary)
     assert code == 2 and "cannot read" in err
+
+
+def test_strict_markers_refuses_content_that_breaks_markers(files, capsysbinary):
+    f, e = files
+    e.write_text(env([{"op": "replace", "target": {"type": "id", "value": "n"}, "content": '<gap:target id="x">unclosed'}]))
+    code, out, err = run(["apply", str(f), str(e), "--in-place"], capsysbinary)
+    assert code == 0 and "warning" in err and "unclosed" in f.read_text()  # the default: applied, with a warning
+    f.write_text(HTML)
+    code, out, err = run(["apply", str(f), str(e), "--in-place", "--strict-markers"], capsysbinary)
+    assert code == 1 and out == "" and f.read_text() == HTML
+    data = json.loads(err)
+    assert data["code"] == "invalid_content" and "operation 0" in data["message"]
