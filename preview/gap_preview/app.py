@@ -126,6 +126,10 @@ def build_app(srv: "PreviewServer") -> Guard:
         ):
             return PlainTextResponse("not found", status_code=404)
         if parts and parts[-1] == FRAME_NAME:
+            # the frame bootstrap is the shell's to embed (same origin); another page (another
+            # local port, a site that learnt the capability from an artifact) gets nothing
+            if request.headers.get("sec-fetch-site", "same-origin") != "same-origin":
+                return PlainTextResponse("forbidden", status_code=403)
             return HTMLResponse(frame_page(), headers={"Content-Security-Policy": FRAME_CSP})
         if not parts or (not parts[-1]) or parts[-1].startswith(".") or "\\" in parts[-1] or "\x00" in parts[-1]:
             return PlainTextResponse("not found", status_code=404)

@@ -346,3 +346,85 @@ def test_framing_by_an_editor_webview_needs_the_token(live):
         # other paths are never framed cross-site, token or not
         r = c.get("/content", params={"doc": KEY, "token": live.token}, headers=nav)
         assert r.status_code == 403
+
+
+# 6. the frame bootstrap runs only in the shell's sandbox ---------------------------------------
+
+
+def test_frame_bootstrap_only_for_the_shell(fsrv):
+    """``/f/{cap}/…/.gap-frame.html`` is the shell's (same-origin) to embed. Another page — on
+    another local port, or a site that learnt the capability from an artifact (it can read
+    its own frame's URL) — must not get it: framed without the sandbox it would run what that
+    page posts with the server's own origin."""
+    url = f"{fsrv.base_url}/f/{fsrv.files_token}/0/.gap-frame.html"
+    assert httpx.get(url, headers={"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Dest": "iframe"}).status_code == 200
+    for site in ("same-site", "cross-site", "none"):
+        r = httpx.get(url, headers={"Sec-Fetch-Site": site, "Sec-Fetch-Dest": "iframe", "Sec-Fetch-Mode": "navigate"})
+        assert r.status_code == 403 and "morphdom" not in r.text, site
+
+
+@pytest.fixture
+def evil_site():
+    """A page on another local port (any dev server), serving what the test puts in ``pages``."""
+    import http.server
+    import socketserver
+    import threading
+
+    pages = {}
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = pages.get(self.path, "").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    httpd = socketserver.TCPServer(("127.0.0.1", 0), H)
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", pages
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+EVIL = """<iframe id=f src="FRAME"></iframe><script>
+f.onload = () => (document.title = "loaded", f.contentWindow.postMessage({type: "render", version: 1, patches: [],
+  html: "<p id=pwn>pwn</p><script>parent.postMessage('origin:' + window.origin, '*')<\\/script>"}, "*"));
+window.onmessage = (e) => { if (typeof e.data === "string") document.title = e.data; };
+</script>"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("served", ["by the server", "by anyone"])
+def test_another_local_page_cannot_run_script_in_the_frame_bootstrap(page, fsrv, evil_site, served):
+    """Another local page frames the bootstrap without a sandbox and posts it a render: no
+    script may run with the preview server's origin. The server refuses it; and frame.js
+    itself renders nothing where its origin is not opaque (checked with the bootstrap served
+    to that page anyway)."""
+    import time
+
+    from gap_preview.pages import frame_page
+
+    from .conftest import wait_until
+
+    base, pages = evil_site
+    frame_url = f"{fsrv.base_url}/f/{fsrv.files_token}/0/.gap-frame.html"
+    pages["/"] = EVIL.replace("FRAME", frame_url)
+    if served == "by anyone":
+        page.route(frame_url, lambda route: route.fulfill(status=200, content_type="text/html", body=frame_page()))
+    page.goto(base + "/")
+    wait_until(lambda: page.title() != "")
+    time.sleep(1.0)  # the render was posted on load; what it would run has run by now
+    assert not page.title().startswith("origin:")
+    for f in page.frames[1:]:
+        try:
+            assert f.evaluate("!document.getElementById('pwn')")
+        except Exception as e:  # an error page (403) is cross-origin: nothing of ours in it
+            assert "pwn" not in str(e)

@@ -4,6 +4,10 @@
 // state survive. Target markers become comments <!--gap:t:ID--> … <!--/gap:t:ID-->.
 (function () {
   "use strict";
+  // only ever inside the shell's <iframe sandbox="allow-scripts">: an opaque origin. Loaded any
+  // other way (framed without the sandbox by another local page, opened in a tab), rendering
+  // would run the artifact — or whatever that page posts — with the server's own origin.
+  if (window.origin !== "null" || window.parent === window) return;
   var morph = window.morphdom;
   var P = window.parent;
   var HTML_NS = "http://www.w3.org/1999/xhtml", SVG_NS = "http://www.w3.org/2000/svg";
