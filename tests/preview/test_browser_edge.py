@@ -3,6 +3,8 @@ without a URI, a page opened before its document exists, slow artifacts, …).""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from gap_preview import PreviewServer
@@ -206,3 +208,39 @@ def test_edited_script_runs_again_in_a_fresh_frame_scroll_kept(page, bsrv):
     pub(bsrv, 3, doc.replace("[1, 2, 3]", "[4, 5, 6]").replace(">tall<", ">still tall<"))
     rendered(page, 3)
     assert fr.evaluate("window.runs") == 1 and page.evaluate("window.__gap.frames") == 2
+
+
+@pytest.mark.parametrize("how", ["script removed", "became markdown"])
+def test_removed_script_takes_what_it_made_with_it(page, bsrv, how):
+    """What a script made is kept across updates — until the script itself is gone (deleted
+    from the artifact, or the document switched format): then a fresh frame shows the
+    artifact without it, instead of a canvas that nothing draws any more."""
+    doc = ('<gap:target id="t"><p id=p>one</p></gap:target>'
+           '<script>var c = document.createElement("canvas"); c.id = "cv"; document.body.appendChild(c);</script>')
+    pub(bsrv, 1, doc)
+    fr = open_doc(page, bsrv)
+    assert fr.evaluate("!!document.getElementById('cv')")
+    if how == "script removed":
+        pub(bsrv, 2, doc.split("<script>")[0])
+    else:
+        pub(bsrv, 2, "# now markdown\n", fmt="text/markdown")
+    rendered(page, 2)
+    rendered_n = len(page.evaluate("window.__gap.rendered"))
+    wait_until(lambda: page.evaluate("window.__gap.reloads") == 1, timeout=10)
+
+    def fresh():
+        page.evaluate("0")  # lets Playwright see the frame swap
+        for f in page.frames[1:]:
+            try:
+                if not f.is_detached() and f.evaluate("!!document.body && !document.getElementById('cv') && document.body.innerText.length > 0"):
+                    return f
+            except Exception:
+                pass
+        return None
+
+    fr = wait_until(fresh, timeout=10)
+    assert fr.evaluate("document.body.innerText").strip() in ("one", "now markdown")
+    # one fresh frame, not a reload loop (the bootstrap's own scripts are not the artifact's)
+    wait_until(lambda: len(page.evaluate("window.__gap.rendered")) > rendered_n)
+    time.sleep(1.0)  # a loop would reload 250 ms after each render
+    assert page.evaluate("[window.__gap.reloads, window.__gap.frames]") == [1, 2]

@@ -32,6 +32,15 @@
   var baseView = null, baseDoc = null;  // the view before this update, parsed on demand
   var anyTouched = false;
   var reloadWanted = false;
+  // a script of the artifact removed: what it made would stay forever — a fresh frame instead
+  // (not the bootstrap's own scripts, which the first render replaces)
+  var bootScripts = new WeakSet();
+  document.querySelectorAll("script").forEach(function (x) { bootScripts.add(x); });
+  function noteScriptGone(node) {
+    if (node.nodeType !== 1) return;
+    var list = node.localName === "script" ? [node] : node.querySelectorAll("script");
+    for (var i = 0; i < list.length; i++) if (!bootScripts.has(list[i])) { reloadWanted = true; return; }
+  }
   var MO_OPTS = { subtree: true, childList: true, attributes: true, attributeOldValue: true, characterData: true };
   function noteMutations(records) {
     for (var i = 0; i < records.length; i++) {
@@ -173,7 +182,11 @@
       }
       return true;
     },
-    onBeforeNodeDiscarded: function (node) { return node !== overlay && !scriptAdded.has(node); },
+    onBeforeNodeDiscarded: function (node) {
+      if (node === overlay || scriptAdded.has(node)) return false;
+      noteScriptGone(node);
+      return true;
+    },
     onNodeAdded: function (node) { noteAdded(node); return node; },
   };
   // scripts parsed by DOMParser / <template> never run; re-create them so artifact scripts
@@ -287,9 +300,9 @@
         if (o.nodeType === f.nodeType && (o.nodeType !== 1 || o.nodeName === f.nodeName)) {
           if (o.nodeType === 1) { if (o !== overlay) morph(o, f, opts); }
           else if (o.nodeValue !== f.nodeValue) o.nodeValue = f.nodeValue;
-        } else { o.parentNode.replaceChild(f, o); noteAddedDeep(f); }
+        } else { noteScriptGone(o); o.parentNode.replaceChild(f, o); noteAddedDeep(f); }
       } else if (f) { if (ref) ref.parentNode.insertBefore(f, ref); else append(f); noteAddedDeep(f); }
-      else if (o) { o.parentNode.removeChild(o); }
+      else if (o) { noteScriptGone(o); o.parentNode.removeChild(o); }
     }
   }
 
