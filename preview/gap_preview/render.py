@@ -60,6 +60,13 @@ _EXTRA_LEXERS = {
 }
 
 
+#: above this many characters code is shown without highlighting: pygments takes ≈ 2 s per MB
+#: and its spans make the view 5–15 times the source (a 5 MB JSON file: 6 s and an 82 MB view,
+#: on every change), which no browser tab takes well (VS Code's large-file optimisation does
+#: the same)
+HIGHLIGHT_MAX_CHARS = 256 * 1024
+
+
 class View(NamedTuple):
     """A rendered view: ``body`` (HTML with canonical markers) and ``kind`` (how it was made:
     ``html``, ``markdown``, ``code``, ``text``)."""
@@ -91,6 +98,9 @@ def render_view(text: str, fmt: str | None) -> View:
         except Exception:  # pragma: no cover - markdown-it never should; fall back to text
             return View(code_view(text, None), "text")
     lexer = _lexer_for(f)
+    if lexer is not None and len(text) > HIGHLIGHT_MAX_CHARS:
+        note = f"{len(text) / 1e6:.1f} MB: shown without syntax highlighting"
+        return View(code_view(text, None, note=note), "text")
     return View(code_view(text, lexer), "code" if lexer is not None else "text")
 
 
@@ -192,6 +202,7 @@ def _strip_with_cuts(text: str) -> tuple[str, list[tuple[int, bool, str]]]:
 _PAGE_CSS = """
 :root{color-scheme:light dark}
 body{margin:0;padding:1rem 1.25rem;font:15px/1.55 system-ui,-apple-system,"Segoe UI",sans-serif}
+p.gap-note{margin:0 0 .5rem;font-size:12px;opacity:.7}
 pre.gap-code{margin:0;font:13px/1.5 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:pre-wrap;word-wrap:break-word;tab-size:4}
 .gap-md{max-width:52rem}
 .gap-md pre{padding:.75rem;overflow:auto;background:rgba(127,127,127,.12);border-radius:4px}
@@ -254,11 +265,12 @@ def _css_class(ttype) -> str:
     return ""
 
 
-def code_view(text: str, lexer) -> str:
-    """Highlighted (``lexer``) or escaped (``None``) text in ``<pre>``, markers between spans."""
+def code_view(text: str, lexer, note: str | None = None) -> str:
+    """Highlighted (``lexer``) or escaped (``None``) text in ``<pre>``, markers between spans;
+    ``note``: a line shown above it."""
     stripped, cuts = _strip_with_cuts(text)
     esc = _html.escape
-    out: list[str] = ['<pre class="gap-code">']
+    out: list[str] = [f'<p class="gap-note">{esc(note)}</p>' if note else "", '<pre class="gap-code">']
     ci = 0
     ncuts = len(cuts)
 

@@ -195,3 +195,21 @@ def test_fast_update_agrees_with_full_render(old, data):
         assert _apply(old, ops) == new
         slow = changed_targets(old, new)
         assert slow is not None and _apply(old, slow) == new
+
+
+def test_large_code_is_shown_without_highlighting():
+    """A 5 MB JSON file highlighted by pygments took 6 s per change and made an 82 MB view
+    (millions of spans) that no browser tab takes well: above HIGHLIGHT_MAX_CHARS code is shown
+    as escaped text, with a note, and its targets still work."""
+    from gap_preview.render import HIGHLIGHT_MAX_CHARS
+
+    row = '{"a": 1, "b": [1, 2, 3], "c": "<text>"},\n'
+    body = row * (HIGHLIGHT_MAX_CHARS // len(row) + 10)
+    text = '[\n<gap:target id="rows">\n' + body + '</gap:target>\n{}]\n'
+    v = render_view(text, "application/json")
+    assert v.kind == "text" and "<span" not in v.body
+    assert len(v.body) < 1.2 * len(text)
+    assert '<gap:target id="rows">' in v.body and "&lt;text&gt;" in v.body
+    assert "without syntax highlighting" in v.body
+    small = render_view('{"a": 1}', "application/json")
+    assert small.kind == "code" and "<span" in small.body and "highlighting" not in small.body
