@@ -326,12 +326,32 @@ def _markdown():
     return _md
 
 
+_SLUG_DROP = re.compile(r"[^\w\- ]", re.UNICODE)
+
+
+def _heading_ids(tokens) -> None:
+    """GitHub-style ids on headings (``## Two words`` → ``id="two-words"``, repeats get ``-1``,
+    ``-2``…), so that in-page links ``[see](#two-words)`` work as they do on GitHub and in
+    VS Code's Markdown preview."""
+    seen: dict[str, int] = {}
+    for i, t in enumerate(tokens):
+        if t.type != "heading_open" or i + 1 >= len(tokens):
+            continue
+        inline = tokens[i + 1]
+        words = "".join(c.content for c in (inline.children or []) if c.type in ("text", "code_inline"))
+        base = _SLUG_DROP.sub("", words.strip().lower()).replace(" ", "-") or "section"
+        n = seen.get(base, 0)
+        seen[base] = n + 1
+        t.attrSet("id", base if n == 0 else f"{base}-{n}")
+
+
 def markdown_view(text: str) -> str:
     """Markdown → HTML (raw HTML disabled). Markers are kept for targets that start and end
     between top-level blocks; the rest are removed (rendering equals that of the stripped text)."""
     stripped, cuts = _strip_with_cuts(text)
     md = _markdown()
     tokens = md.parse(stripped)
+    _heading_ids(tokens)
     # line starts of the stripped text
     line_starts = [0]
     find = stripped.find

@@ -244,3 +244,28 @@ def test_removed_script_takes_what_it_made_with_it(page, bsrv, how):
     wait_until(lambda: len(page.evaluate("window.__gap.rendered")) > rendered_n)
     time.sleep(1.0)  # a loop would reload 250 ms after each render
     assert page.evaluate("[window.__gap.reloads, window.__gap.frames]") == [1, 2]
+
+
+def test_clicked_link_opens_in_a_new_tab_and_the_preview_stays(page, bsrv):
+    """Clicking a link in the preview (a Markdown document's reference, say) used to navigate
+    the frame away; the page put the preview back — at the top, the reader's place lost — and
+    the link went nowhere. It opens in a new tab now; in-page anchors still scroll in place."""
+    page.context.route("https://example.invalid/**", lambda route: route.fulfill(status=200, body="linked page"))
+    md = "# Doc\n\n" + "para\n\n" * 150 + "[external](https://example.invalid/x) [anchor](#doc)\n\n" + "more\n\n" * 150
+    pub(bsrv, 1, md, fmt="text/markdown", uri="file:///w/n.md")
+    fr = open_doc(page, bsrv)
+    fr.evaluate("document.querySelector('a[href^=https]').scrollIntoView({block: 'center'})")
+    y = fr.evaluate("window.scrollY")
+    assert y > 1000
+    with page.context.expect_page() as opened:
+        fr.get_by_text("external").click()
+    assert opened.value.url == "https://example.invalid/x"
+    assert page.evaluate("window.__gap.frames") == 1 and fr.evaluate("window.scrollY") == y
+    fr.get_by_text("anchor").click()
+    wait_until(lambda: fr.evaluate("window.scrollY") < 100)  # at the heading (GitHub-style id)
+    assert page.evaluate("window.__gap.frames") == 1 and len(page.context.pages) == 2
+    # a script cannot open tabs without a click
+    pub(bsrv, 2, "<p>x</p><script>parent.postMessage({type: 'open', url: 'https://example.invalid/y'}, '*')</script>")
+    rendered(page, 2)
+    time.sleep(0.5)
+    assert len(page.context.pages) == 2

@@ -211,7 +211,7 @@ def test_slow_viewer_gets_one_snapshot(srv, client, monkeypatch):
 def test_non_html_formats_render(srv, client):
     publish(srv, 1, "# Title\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1))\n", fmt="text/markdown", key="md")
     view = srv.hub.docs["md"].view
-    assert "<h1>Title</h1>" in view and "<script>alert" not in view and 'href="javascript' not in view
+    assert '<h1 id="title">Title</h1>' in view and "<script>alert" not in view and 'href="javascript' not in view
     publish(srv, 1, '{"a": 1, "b": "<b>"}', fmt="application/json", key="json")
     view = srv.hub.docs["json"].view
     assert "&lt;b&gt;" in view and '<span class="nt">' in view

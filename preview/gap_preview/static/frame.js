@@ -575,6 +575,23 @@
     if (id !== null) P.postMessage({ type: "reveal", target: id }, "*");
   }, true);
 
+  // a link the user follows (one the artifact's own handlers left alone) opens in a new tab:
+  // followed in the frame it would replace the preview (the parent then puts it back, at the
+  // top of the page). In-page anchors stay in-page.
+  document.addEventListener("click", function (e) {
+    if (e.defaultPrevented || e.button !== 0 || !e.target || !e.target.closest) return;
+    var a = e.target.closest("a[href]");
+    if (!a) return;
+    var href = a.getAttribute("href");
+    if (!href || href.charAt(0) === "#") return;
+    var url;
+    try { url = new URL(href, document.baseURI); } catch (err) { return; }
+    if (url.protocol === "javascript:") return;
+    if (url.hash && url.href.split("#")[0] === location.href.split("#")[0]) return;
+    e.preventDefault();
+    P.postMessage({ type: "open", url: url.href }, "*");
+  });
+
   window.addEventListener("message", function (e) {
     if (e.source !== P) return;  // only the parent page (artifact scripts are e.source === window)
     var m = e.data;

@@ -276,6 +276,13 @@
         if (window.__gap.rendered.length > 5000) window.__gap.rendered.splice(0, 1000);
       }
       if (state.dirty) schedule();
+    } else if (m.type === "open") {
+      // a link clicked in the artifact: a new tab, without opener or referrer, and only right
+      // after a real click (an artifact script cannot open tabs on its own)
+      if (typeof m.url !== "string" || m.url.length > 8192 || !/^(https?|mailto):/i.test(m.url)) return;
+      if (navigator.userActivation && !navigator.userActivation.isActive) return;
+      window.__gap.opened = (window.__gap.opened || []).concat([m.url]);
+      window.open(m.url, "_blank", "noopener,noreferrer");
     } else if (m.type === "reveal") {
       if (!revealBox.checked || typeof m.target !== "string" || m.target.length > 512) return;
       // only right after a real user gesture (a click in the frame activates this page too):
