@@ -52,7 +52,10 @@ def format_for(path: Path) -> str:
 def key_for(path: Path) -> str:
     """A stable, opaque document key for a file: its name plus a hash of its resolved path."""
     h = hashlib.sha256(str(path).encode("utf-8", "surrogateescape")).hexdigest()[:10]
-    return f"{path.name}-{h}"
+    # a file name that is not UTF-8 (bytes on Linux, surrogates in Python) cannot go into a
+    # URL or JSON as it is: U+FFFD for its bad bytes (the hash keeps keys apart)
+    name = path.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return f"{name}-{h}"
 
 
 class Decoded(NamedTuple):
@@ -162,11 +165,24 @@ class Watcher:
         self._note(path, got.note)
 
     def run(self) -> None:
-        """Block until :attr:`stop_event` is set (or Ctrl-C)."""
-        from watchfiles import watch
-
+        """Block until :attr:`stop_event` is set (or Ctrl-C). Falls back to polling when the
+        OS watcher fails (watchfiles gives up on a directory holding a file name that is not
+        UTF-8, or when the inotify watch limit is reached)."""
         for p in self.files:
             self.publish(p)
+        try:
+            self._watch()
+        except Exception as e:  # noqa: BLE001 - any watcher failure: keep following by polling
+            if self.stop_event.is_set():
+                return
+            print(f"gap-preview: file watching failed ({e}); polling instead", file=sys.stderr, flush=True)
+            while not self.stop_event.wait(0.3):
+                for p in self.files:
+                    self.publish(p, check=True)
+
+    def _watch(self) -> None:
+        from watchfiles import watch
+
         wanted = {str(p) for p in self.files}
         dirs = sorted({str(p.parent) for p in self.files})
         for changes in watch(

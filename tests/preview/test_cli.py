@@ -175,3 +175,34 @@ def test_periodic_look_does_not_reread_unchanged_files(tmp_path, monkeypatch):
         w.stop_event.set()
         t.join(5)
         srv.stop()
+
+
+def test_file_name_that_is_not_utf8(tmp_path):
+    """A Linux file name that is not UTF-8 (Latin-1 bytes): the key, the URL and /documents used
+    to fail on it (UnicodeEncodeError, HTTP 500) and watchfiles gave up on its directory, which
+    stopped the watcher for every file there. Now: a clean key, and polling when watching fails."""
+    f = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9 <x>.html"))
+    g = tmp_path / "plain.html"
+    f.write_text("<p>v1</p>")
+    g.write_text("<p>g1</p>")
+    srv = PreviewServer(roots=[tmp_path]).start()
+    w = Watcher(srv, [f, g])
+    t = w.start_thread()
+    kf, kg = key_for(f), key_for(g)
+    try:
+        kf.encode("utf-8")
+        assert kf.startswith("caf\ufffd <x>.html-") and kf != key_for(tmp_path / "caf\ufffd <x>.html")
+        wait_until(lambda: kf in srv.hub.docs and srv.hub.docs[kf].text == "<p>v1</p>")
+        url = srv.url_for(kf)
+        with httpx.Client(base_url=srv.base_url, timeout=5) as c:
+            docs = c.get("/documents", headers={"X-Gap-Token": srv.token})
+            assert docs.status_code == 200 and {d["key"] for d in docs.json()} == {kf, kg}
+            assert c.get(url[len(srv.base_url):]).status_code == 200
+        f.write_text("<p>v2</p>")
+        g.write_text("<p>g2</p>")
+        wait_until(lambda: srv.hub.docs[kf].text == "<p>v2</p>" and srv.hub.docs[kg].text == "<p>g2</p>")
+        assert t.is_alive()
+    finally:
+        w.stop_event.set()
+        t.join(5)
+        srv.stop()
