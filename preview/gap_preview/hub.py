@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
 import threading
 from collections import deque
 from itertools import islice
@@ -38,6 +39,22 @@ COALESCE_AFTER = 64
 GC_AFTER = 10.0
 #: render in a worker thread above this many characters (keeps the loop responsive)
 THREAD_RENDER_CHARS = 64 * 1024
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_text(s: str) -> str:
+    """``s`` with lone surrogates (which no UTF-8 stream can carry: an LSP edit that split an
+    emoji's UTF-16 pair, a file name read with surrogateescape) replaced by U+FFFD, one for one
+    (offsets into the text stay valid). ASCII text costs nothing, other text one encode."""
+    if s.isascii():
+        return s
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", s)
 
 
 def _dumps(obj) -> str:
@@ -321,6 +338,7 @@ class Hub:
 
     async def _publish(self, key: str, uri: str, version: int, text: str, fmt: str) -> None:
         fmt = normalise_format(fmt) or "text/plain"
+        text, uri = _valid_text(text), _valid_text(uri)
         doc = self.docs.get(key)
         if doc is None:
             doc = self.docs[key] = Doc(key)

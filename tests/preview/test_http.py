@@ -560,3 +560,19 @@ def test_splice_form_for_the_page_and_plain_gap_for_others(srv, client):
     v3 = t3
     assert json.loads(spl[2].data)["name"] == "edit"
     assert js_splice(v3, json.loads(spl[3].data)) == t4
+
+
+def test_lone_surrogates_do_not_break_the_streams(srv, client):
+    """A text with a lone UTF-16 surrogate (an LSP edit that split an emoji's pair; a file name
+    read with surrogateescape) cannot be sent as UTF-8: the stream died on every (re)connect and
+    /content answered 500. It is shown with U+FFFD in its place, offsets unchanged."""
+    publish(srv, 1, "<p id=a>half an emoji: \ud83d!</p>", uri="file:///w/caf\udce9.html")
+    evs = events_of(client, srv, 1, params={"splice": "1"})
+    env = json.loads(evs[0].data)
+    assert env["content"][0]["body"] == "<p id=a>half an emoji: \ufffd!</p>"
+    assert env["meta"]["uri"] == "file:///w/caf\ufffd.html"
+    r = client.get("/content", params={"doc": KEY, "token": srv.token})
+    assert r.status_code == 200 and r.text == "<p id=a>half an emoji: \ufffd!</p>"
+    publish(srv, 2, "<p id=a>half an emoji: \ud83d!!</p>")  # and the next change, a splice
+    evs = events_of(client, srv, 1, params={"last_event_id": "0", "splice": "1"})
+    assert evs[0].event == "preview:splice" and json.loads(evs[0].data)["text"] == "!"
