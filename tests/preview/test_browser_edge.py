@@ -105,9 +105,13 @@ def test_frame_whose_listener_was_wiped_is_replaced(page, bsrv):
     """An artifact that calls document.open() (and never closes it, so no load event tells
     the page) wipes the frame's message listener: the next update gets no answer, not even
     to the watchdog's ping, so the frame is replaced by a fresh one that shows the update."""
-    doc = '<gap:target id="t"><p id=p>one</p></gap:target><button id=b onclick="document.open()">wipe</button>'
+    doc = ('<gap:target id="t"><p id=p>one</p></gap:target><div style="height:1500px"></div>'
+           '<button id=b onclick="document.open()">wipe</button><div style="height:1500px"></div>')
     pub(bsrv, 1, doc)
     fr = open_doc(page, bsrv)
+    fr.evaluate("window.scrollTo(0, 1000)")
+    wait_until(lambda: page.evaluate("(window.__gap.state.scroll || [])[1]") == 1000)  # the page knows
+    y = 1000
     fr.locator("#b").click()
 
     def wiped():
@@ -121,6 +125,7 @@ def test_frame_whose_listener_was_wiped_is_replaced(page, bsrv):
     rendered(page, 2, timeout=40)
     assert page.evaluate("window.__gap.frames") == 2 and page.evaluate("window.__gap.replaced") == 1
     assert frame(page).locator("#p").inner_text() == "two"
+    assert frame(page).evaluate("window.scrollY") == y  # the fresh frame is where the reader was
 
 
 SCRIPTED = """<!DOCTYPE html><html><head><title>T1</title></head><body>

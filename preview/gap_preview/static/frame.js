@@ -609,6 +609,15 @@
     else if (m.type === "ping") P.postMessage({ type: "pong" }, "*");  // the parent's watchdog: alive
     else if (m.type === "cursor") { cursor = typeof m.target === "string" ? m.target : null; follow = !!m.follow; drawCursorOurs(true); }
   });
+  // where the reader is, for the parent to restore in a fresh frame (a reload for an edited
+  // script, a frame replaced by the watchdog or put back after navigating away)
+  var scrollTimer = null;
+  window.addEventListener("scroll", function () {
+    if (scrollTimer === null) scrollTimer = setTimeout(function () {
+      scrollTimer = null;
+      P.postMessage({ type: "scroll", scroll: [window.scrollX, window.scrollY] }, "*");
+    }, 150);
+  }, { passive: true });
   function ready() { P.postMessage({ type: "ready" }, "*"); }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
   else ready();

@@ -213,6 +213,7 @@
   // top navigation.
   function loadFrame() {
     window.__gap.frames = (window.__gap.frames || 0) + 1;
+    state.restoreScroll = state.scroll || null;  // the fresh frame scrolls where the reader was
     clearTimeout(state.watchdog);
     state.frameReady = false;
     state.inflight = false;
@@ -230,6 +231,7 @@
         // the artifact navigated its frame away: bring the preview back
         loads = 0;
         state.frameReady = false;
+        state.restoreScroll = state.scroll || null;
         f.src = frameSrc = frameUrl();
       }
     });
@@ -255,6 +257,8 @@
       // the frame read our ping but never answered the render before it: that render was lost
       // (the frame was navigating); send the whole view again
       if (state.inflight) { state.changed = null; state.base = null; state.dirty = true; state.inflight = false; schedule(); }
+    } else if (m.type === "scroll") {
+      if (Array.isArray(m.scroll)) state.scroll = [Number(m.scroll[0]) || 0, Number(m.scroll[1]) || 0];
     } else if (m.type === "reload") {
       // a script of the artifact changed: a fresh frame runs the new code (debounced while the
       // user is still typing in the script), scrolled where this one was
@@ -262,7 +266,6 @@
       clearTimeout(state.reloadTimer);
       state.reloadTimer = setTimeout(function () {
         window.__gap.reloads = (window.__gap.reloads || 0) + 1;
-        state.restoreScroll = state.scroll || null;
         loadFrame();
       }, 250);
     } else if (m.type === "rendered") {
