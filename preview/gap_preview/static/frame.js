@@ -28,7 +28,7 @@
   var touched = new WeakSet();       // elements whose attributes, children or text they changed
   var scriptAttrs = new WeakMap();   // element → Map(attribute → the artifact's value before the change)
   var ours = new WeakSet();          // the script elements runScripts re-creates
-  var scriptRemoved = [];            // [tag, outerHTML] of the artifact's elements they removed (a "Loading…")
+  var scriptRemoved = [];            // [tag, outerHTML, id, child elements, attributes] of the artifact's elements they removed (a "Loading…")
   var baseView = null, baseDoc = null;  // the view before this update, parsed on demand
   var anyTouched = false;
   var reloadWanted = false;
@@ -50,8 +50,9 @@
         for (var k = 0; k < r.addedNodes.length; k++) if (!ours.has(r.addedNodes[k])) scriptAdded.add(r.addedNodes[k]);
         for (var k2 = 0; k2 < r.removedNodes.length; k2++) {
           var rm = r.removedNodes[k2];
-          if (rm.nodeType === 1 && !scriptAdded.has(rm) && !rm.isConnected && rm.nodeName !== "SCRIPT" && scriptRemoved.length < 256)
-            scriptRemoved.push([rm.localName, rm.outerHTML]);
+          if (rm.nodeType !== 1 || scriptAdded.has(rm) || rm.isConnected || rm.nodeName === "SCRIPT" || scriptRemoved.length >= 256) continue;
+          var oh = rm.outerHTML;
+          if (oh.length <= 16384) scriptRemoved.push([rm.localName, oh, rm.id, rm.childElementCount, rm.attributes.length]);
         }
       } else if (r.type === "attributes") {
         if (r.attributeName === "open" && t.nodeName === "DETAILS") continue;  // the user's toggle: see renderedOpen
@@ -74,7 +75,10 @@
     var left = scriptRemoved.filter(function (e) {
       var all;
       try { all = root.querySelectorAll(e[0]); } catch (err) { return false; }
-      for (var i = 0; i < all.length; i++) if (all[i].outerHTML === e[1]) { all[i].remove(); return true; }
+      for (var i = 0; i < all.length; i++) {
+        var c = all[i];  // cheap checks first: serialising every <div> of a big page would not be
+        if (c.id === e[2] && c.childElementCount === e[3] && c.attributes.length === e[4] && c.outerHTML === e[1]) { c.remove(); return true; }
+      }
       return false;  // the artifact changed it (or dropped it): its new version shows
     });
     if (!keep) scriptRemoved = left;
