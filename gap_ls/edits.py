@@ -239,6 +239,16 @@ def read_envelope_argument(ls, envelope: Any) -> tuple[Any, str | None]:
     return envelope, None
 
 
+def _named_elsewhere(ls, doc: Document, envelope: Any) -> Document | None:
+    """The open document other than ``doc`` that the envelope's ``id`` names, if any."""
+    try:
+        name = ingest(envelope_text(envelope)).envelope.id
+    except GapError:
+        return None
+    other = ls.documents.find_artifact(name) if name else None
+    return other if other is not None and other.uri != doc.uri else None
+
+
 def dry_run(ls, doc: Document, text: str, *, lenient: bool = True):
     """Parse envelope ``text`` for ``doc`` and apply it to the document's current text without
     touching the document: lenient ingestion (with the marker repair) or strict parsing, the
@@ -304,8 +314,12 @@ async def apply_envelope(ls, uri: str, envelope: Any, *, lenient: bool = True, l
         data = err.to_dict()
         if err.op_index is not None:
             data["op_index"] = err.op_index
-        ls.show(f"GAP edit rejected, document unchanged — {err.code}: {err.message}", types.MessageType.Error)
-        raise ApplyFailed(f"{err.code}: {err.message}", data) from None
+        message = err.message
+        if err.code == "target_not_found" and (other := _named_elsewhere(ls, doc, envelope)) is not None:
+            message += f"; the envelope names the artifact {other.uri}, which is open: apply it there"
+            data["message"], data["artifact_uri"] = message, other.uri
+        ls.show(f"GAP edit rejected, document unchanged — {err.code}: {message}", types.MessageType.Error)
+        raise ApplyFailed(f"{err.code}: {message}", data) from None
     except ApplyFailed as err:
         ls.show(f"GAP edit rejected, document unchanged — {err.message}", types.MessageType.Error)
         raise

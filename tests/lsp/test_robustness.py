@@ -481,3 +481,30 @@ async def test_no_apply_edit_request_to_a_client_that_cannot_apply_edits(no_appl
         err = await error_of(b.command_future(name, *args))
         assert err.code == -32803 and "workspace/applyEdit" in err.message, (name, err)
     assert b.requests == []
+
+
+# -- rejected envelopes ---------------------------------------------------------------------------
+
+
+async def test_a_rejected_envelope_changes_nothing_names_the_operation_and_the_artifact_it_names(vs_client):
+    b = vs_client.buffers
+    a_uri, b_uri = "file:///t/a.html", "file:///t/b.html"
+    a_text, b_text = '<gap:target id="one">1</gap:target>\r\n<gap:target id="two">2</gap:target>', '<gap:target id="bee">B</gap:target>'
+    b.open(a_uri, a_text)
+    b.open(b_uri, b_text)
+    ops = [{"op": "replace", "target": {"type": "id", "value": v}, "content": "X"} for v in ("one", "nope", "two")]
+    err = await error_of(b.command_future("gap.applyEnvelope", a_uri, json.dumps(ops)))
+    assert err.code == -32803 and "operation 1 (replace on id 'nope')" in err.message and err.data["op_index"] == 1
+    # an envelope written for another open document, sent with this one's URI
+    env = {"protocol": "gap/0.1", "id": "b", "version": 2, "name": "edit", "meta": {"format": "text/html"},
+           "content": [{"op": "replace", "target": {"type": "id", "value": "bee"}, "content": "Q"}]}
+    err = await error_of(b.command_future("gap.applyEnvelope", a_uri, json.dumps(env)))
+    assert "target_not_found" in err.message and f"names the artifact {b_uri}" in err.message
+    assert err.data["artifact_uri"] == b_uri
+    for bad in ["{not json", "", json.dumps({"content": "x"}), json.dumps([{"op": "replace"}]), json.dumps(["x" * 100_000])]:
+        err = await error_of(b.command_future("gap.applyEnvelope", a_uri, bad))
+        assert err.code == -32803 and err.data["code"] == "invalid_envelope", bad[:40]
+    assert b.requests == [] and b.docs == {a_uri: a_text, b_uri: b_text}
+    # and the same envelope applies where it belongs
+    assert (await b.command("gap.applyEnvelope", b_uri, json.dumps(env)))["applied"]
+    assert b.docs[b_uri] == '<gap:target id="bee">Q</gap:target>' and b.docs[a_uri] == a_text
