@@ -36,10 +36,22 @@
   // (not the bootstrap's own scripts, which the first render replaces)
   var bootScripts = new WeakSet();
   document.querySelectorAll("script").forEach(function (x) { bootScripts.add(x); });
+  // A morph may also take a script out and put an equal one back (morphdom does so when an
+  // element is inserted before it): that one has run already and must not run again.
+  var goneScripts = [];
   function noteScriptGone(node) {
     if (node.nodeType !== 1) return;
     var list = node.localName === "script" ? [node] : node.querySelectorAll("script");
-    for (var i = 0; i < list.length; i++) if (!bootScripts.has(list[i])) { reloadWanted = true; return; }
+    for (var i = 0; i < list.length; i++) if (!bootScripts.has(list[i])) goneScripts.push(list[i]);
+  }
+  function settleScripts() {
+    for (var i = 0; i < goneScripts.length; i++) {
+      var k = -1;
+      for (var j = 0; j < scripts.length; j++) if (scripts[j].isEqualNode(goneScripts[i])) { k = j; break; }
+      if (k >= 0) scripts.splice(k, 1);  // moved, not changed
+      else reloadWanted = true;          // gone for good
+    }
+    goneScripts = [];
   }
   var MO_OPTS = { subtree: true, childList: true, attributes: true, attributeOldValue: true, characterData: true };
   function noteMutations(records) {
@@ -480,7 +492,7 @@
 
   function render(m) {
     pauseWatch();
-    baseView = html; baseDoc = null;
+    baseView = html; baseDoc = null; goneScripts = [];
     try { return render1(m); } finally { baseView = null; baseDoc = null; watchScripts(); }
   }
   function render1(m) {
@@ -511,6 +523,7 @@
       }
     }
     if (needFull) { full(html); mode = "full-fallback"; }
+    settleScripts();
     watchScripts();  // what the artifact's scripts do as they run is theirs
     runScripts();
     pauseWatch();

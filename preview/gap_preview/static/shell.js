@@ -260,6 +260,7 @@
     } else if (m.type === "scroll") {
       if (Array.isArray(m.scroll)) state.scroll = [Number(m.scroll[0]) || 0, Number(m.scroll[1]) || 0];
     } else if (m.type === "reload") {
+      window.__gap.reloadAsks = (window.__gap.reloadAsks || 0) + 1;
       // a script of the artifact changed: a fresh frame runs the new code (debounced while the
       // user is still typing in the script), scrolled where this one was
       if (Array.isArray(m.scroll)) state.scroll = [Number(m.scroll[0]) || 0, Number(m.scroll[1]) || 0];
