@@ -22,6 +22,7 @@ or ``[envelopeFileUri]`` → ``{"applied": true, "version": N, "targets": [ids�
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import Any
@@ -122,6 +123,23 @@ async def send_edit(ls, params: types.ApplyWorkspaceEditParams) -> types.ApplyWo
     except JsonRpcException as err:
         log.warning("workspace/applyEdit answered with an error: %s", err)
         return types.ApplyWorkspaceEditResult(applied=False, failure_reason=f"the client answered with an error: {err.message or err}")
+
+
+@contextlib.contextmanager
+def uncancellable(ls):
+    """Within this block, ``$/cancelRequest`` for the request being handled is ignored and the
+    request answers with its real outcome (see :class:`gap_ls.server.GapProtocol`)."""
+    proto = getattr(ls, "protocol", None)
+    keep = getattr(proto, "uncancellable", None)
+    msg_id = getattr(proto, "msg_id", None)
+    if keep is None or msg_id is None:
+        yield
+        return
+    keep.add(msg_id)
+    try:
+        yield
+    finally:
+        keep.discard(msg_id)
 
 
 def check_arguments(command: str, args: tuple, shape: str, least: int, most: int) -> None:
@@ -297,6 +315,10 @@ async def apply_envelope(ls, uri: str, envelope: Any, *, lenient: bool = True, l
     :data:`MAX_RETRIES` times) provided that no region the envelope targets changed; else
     ``version_conflict`` names the regions that did.
 
+    Cancelling: ``$/cancelRequest`` before the edit is sent answers ``RequestCancelled`` and
+    changes nothing; once the edit is sent it cannot be taken back, so the cancel is ignored
+    and the command answers with the real outcome.
+
     Returns:
         ``{"applied": True, "version": <document version after the edit>, "targets": [ids],
         "repairs": [what lenient parsing fixed], "warnings": [...]}``
@@ -323,12 +345,42 @@ async def apply_envelope(ls, uri: str, envelope: Any, *, lenient: bool = True, l
     except ApplyFailed as err:
         ls.show(f"GAP edit rejected, document unchanged — {err.message}", types.MessageType.Error)
         raise
-    for attempt in range(MAX_RETRIES + 1):
+    # From here on the edit goes to the client: a $/cancelRequest can no longer take it back,
+    # so the command answers with what really happened (LSP 3.17 §cancelRequest allows a result)
+    with uncancellable(ls):
+        return await _deliver(ls, doc, env, result, repairs, label, doc.text)
+
+
+async def _deliver(ls, doc: Document, env, result, repairs: list[str], label: str, base: str) -> dict:
+    """Send the edit for ``result`` (derived from the text ``base``; see :func:`apply_envelope`).
+    When the document moved on since — the user typed before the edit was sent, or the client
+    refused it for that reason — the edit is derived again from the current text provided the
+    regions it targets are unchanged, else ``version_conflict``. Then wait for the client's
+    ``didChange``."""
+    attempt = 0
+    while True:
+        if doc.text != base:
+            changed = changed_targets(base, doc.text, doc.format, env) if env.name == "edit" else ["the document"]
+            if changed:
+                msg = (
+                    f"the document changed while the edit was being applied (now version {doc.version}) "
+                    f"and {', '.join(changed)}; re-create the edit against the current text"
+                )
+                ls.show(f"GAP edit not applied: {msg}", types.MessageType.Error)
+                raise ApplyFailed(f"version_conflict: {msg}", {"code": "version_conflict", "message": msg, "changed": changed})
+            art = doc.artifact()
+            try:
+                result = apply_with_splices(art, attrs.evolve(env, version=art.version + 1), strict_markers=ls.settings.strict_markers)
+            except GapError as err:
+                ls.show(f"GAP edit rejected, document unchanged — {err.code}: {err.message}", types.MessageType.Error)
+                raise ApplyFailed(f"{err.code}: {err.message}", err.to_dict()) from None
+            base = doc.text
+            repairs = repairs + [f"re-derived for version {doc.version}: the document changed while the edit was being applied"]
         new_body = result.artifact.body
         targets = [t.id for t in result.artifact.targets]
         if new_body == doc.text:
             return {"applied": True, "version": doc.version, "targets": targets, "repairs": repairs, "warnings": list(result.warnings)}
-        sent_version, sent_text = doc.version, doc.text
+        sent_version = doc.version
         edits = text_edits(doc, result.splices)
         if doc.changed is not None:
             doc.changed.clear()
@@ -346,29 +398,11 @@ async def apply_envelope(ls, uri: str, envelope: Any, *, lenient: bool = True, l
         if res.applied:
             break
         reason = res.failure_reason or "the client did not apply the edit"
-        if attempt < MAX_RETRIES and doc.uri in ls.documents and doc.version != sent_version and doc.text != sent_text:
+        if attempt < MAX_RETRIES and doc.uri in ls.documents and doc.version != sent_version and doc.text != base:
             # the user typed while the edit was on its way and the client refused the stale
-            # version: derive the edit again from the current text when what it targets is
-            # unchanged (else the user's typing would be overwritten)
+            # version: derive it again (top of the loop)
             log.info("applyEdit refused after a change (%s); re-deriving against version %s", reason, doc.version)
-            changed = changed_targets(sent_text, doc.text, doc.format, env) if env.name == "edit" else ["the document"]
-            if changed:
-                msg = (
-                    f"the document changed while the edit was being applied (version {sent_version} → {doc.version}) "
-                    f"and {', '.join(changed)}; re-create the edit against the current text"
-                )
-                ls.show(f"GAP edit not applied: {msg}", types.MessageType.Error)
-                raise ApplyFailed(f"version_conflict: {msg}", {"code": "version_conflict", "message": msg, "changed": changed})
-            try:
-                art = doc.artifact()
-                if env.name == "edit":
-                    env = attrs.evolve(env, version=art.version + 1)
-                result = apply_with_splices(art, env, strict_markers=ls.settings.strict_markers)
-            except GapError as err:
-                data = err.to_dict()
-                ls.show(f"GAP edit rejected, document unchanged — {err.code}: {err.message}", types.MessageType.Error)
-                raise ApplyFailed(f"{err.code}: {err.message}", data) from None
-            repairs = repairs + [f"re-derived for version {doc.version}: the document changed while the edit was being applied"]
+            attempt += 1
             continue
         ls.show(f"GAP edit not applied: {reason}", types.MessageType.Error)
         raise ApplyFailed(f"client refused the edit: {reason}", {"code": "client_refused", "message": reason})

@@ -127,10 +127,24 @@ class GapProtocol(LanguageServerProtocol):
     - a request whose params have the wrong shape → ``InvalidParams`` (-32602) naming the method
       (pygls sends no answer and shows an error to the user); such a notification is logged
       and dropped;
-    - a message that is not JSON → ``ParseError`` (-32700) with ``id: null``.
+    - a message that is not JSON → ``ParseError`` (-32700) with ``id: null``;
+    - ``$/cancelRequest`` for a request in :attr:`uncancellable` is ignored.
     """
 
     _initialize_seen = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        #: ids of requests past the point where cancelling could take their effect back (an
+        #: edit sent to the client): ``$/cancelRequest`` for them is ignored and they answer
+        #: with what happened (LSP 3.17 §cancelRequest: a cancelled request may return a result)
+        self.uncancellable: set = set()
+
+    def _handle_cancel_notification(self, msg_id):
+        if msg_id in self.uncancellable:
+            log.info("cancel for request %r ignored: its edit was already sent to the client", msg_id)
+            return
+        return super()._handle_cancel_notification(msg_id)
 
     def send_raw(self, text: str) -> None:
         """Write one JSON-RPC message given as JSON text (framed with its headers)."""

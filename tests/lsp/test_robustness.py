@@ -508,3 +508,28 @@ async def test_a_rejected_envelope_changes_nothing_names_the_operation_and_the_a
     # and the same envelope applies where it belongs
     assert (await b.command("gap.applyEnvelope", b_uri, json.dumps(env)))["applied"]
     assert b.docs[b_uri] == '<gap:target id="bee">Q</gap:target>' and b.docs[a_uri] == a_text
+
+
+async def test_two_envelopes_applied_at_once_both_land(vs_client):
+    b = vs_client.buffers
+    uri = "file:///t/two.html"
+    b.open(uri, '<gap:target id="a">1</gap:target> <gap:target id="b">2</gap:target>')
+    one = b.command_future("gap.applyEnvelope", uri, '[{"op":"replace","target":{"type":"id","value":"a"},"content":"A"}]')
+    two = b.command_future("gap.applyEnvelope", uri, '[{"op":"replace","target":{"type":"id","value":"b"},"content":"B"}]')
+    r1, r2 = await asyncio.wait_for(asyncio.gather(one, two), 5)
+    assert r1["applied"] and r2["applied"]
+    assert b.docs[uri] == '<gap:target id="a">A</gap:target> <gap:target id="b">B</gap:target>'
+
+
+async def test_cancelling_an_apply_whose_edit_was_already_sent_answers_with_what_happened(vs_client):
+    b = vs_client.buffers
+    uri = "file:///t/cancel.html"
+    b.open(uri, '<gap:target id="a">1</gap:target>')
+    msg_id = "apply-to-cancel"
+    fut = vs_client.protocol.send_request_async(types.WORKSPACE_EXECUTE_COMMAND, types.ExecuteCommandParams(
+        command="gap.applyEnvelope", arguments=[uri, '[{"op":"replace","target":{"type":"id","value":"a"},"content":"A"}]']), msg_id=msg_id)
+    # the user cancels while the editor is applying the edit
+    b.before_next_apply = lambda: vs_client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
+    res = await asyncio.wait_for(fut, 5)
+    assert res["applied"] and res["version"] == 2
+    assert b.docs[uri] == '<gap:target id="a">A</gap:target>'
