@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         ls.start_tcp(args.host, args.port)
     else:
         ls.start_io()
-    return 0
+    # pygls swallows the SystemExit of its exit handler: give the code LSP 3.17 §exit asks for
+    return ls.protocol.exit_code()
 
 
 if __name__ == "__main__":

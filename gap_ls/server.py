@@ -132,6 +132,13 @@ class GapProtocol(LanguageServerProtocol):
     """
 
     _initialize_seen = False
+    #: an ``exit`` notification arrived (the process then ends with :meth:`exit_code`)
+    exit_received = False
+
+    def exit_code(self) -> int:
+        """The process exit code (LSP 3.17 §exit): 1 when ``exit`` came without a ``shutdown``
+        before it, else 0 (also when the client just closed the stream)."""
+        return 1 if self.exit_received and not self._shutdown else 0
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -183,6 +190,7 @@ class GapProtocol(LanguageServerProtocol):
             method, msg_id = getattr(message, "method", None), getattr(message, "id", None)
         is_request = method is not None and msg_id is not None
         if method == types.EXIT and not unreadable:
+            self.exit_received = True
             return super().handle_message(message)
         if is_request and self._shutdown:
             self._answer_error(msg_id, JsonRpcInvalidRequest(f"{method}: the server is shut down (LSP 3.17 §shutdown)"))

@@ -301,6 +301,14 @@ async def test_requests_after_shutdown_are_answered_with_invalid_request(raw_cli
     assert c._server.returncode == 0  # exit after shutdown
 
 
+async def test_exit_without_shutdown_ends_the_server_with_code_1(raw_client):
+    c = raw_client
+    await initialize(c)
+    c.exit(None)
+    await asyncio.wait_for(c._server.wait(), 5)
+    assert c._server.returncode == 1  # LSP 3.17 §exit
+
+
 # -- malformed messages -----------------------------------------------------------------------
 
 
