@@ -1,7 +1,8 @@
 """The two pages: the trusted shell (outer page) and the sandboxed frame bootstrap.
 
 The shell is served with a strict CSP (``default-src 'none'``, one nonce for its script and
-style, ``connect-src 'self'``, ``frame-ancestors 'none'``). The frame is a static bootstrap
+style, ``connect-src 'self'``, ``frame-ancestors`` this server, loopback pages and editor
+webviews — which the Guard lets frame ``/`` only with the token). The frame is a static bootstrap
 (morphdom + frame.js, no secrets) loaded in ``<iframe sandbox="allow-scripts">``; its CSP lets
 the artifact use inline scripts and styles and https resources, but not connect to this
 server (``connect-src https:`` only).
@@ -13,17 +14,19 @@ import json
 from functools import lru_cache
 from importlib import resources
 
+# (no "http://[::1]:*" in frame-ancestors: Chromium does not accept IPv6 literals in source
+# expressions, ignores it and logs a warning on every page load; 'self' covers [::1] itself)
 SHELL_CSP = (
     "default-src 'none'; script-src 'nonce-{n}'; style-src 'nonce-{n}'; connect-src 'self'; "
     "frame-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
-    "frame-ancestors 'self' http://127.0.0.1:* http://localhost:* http://[::1]:* vscode-webview:"
+    "frame-ancestors 'self' http://127.0.0.1:* http://localhost:* vscode-webview:"
 )
 FRAME_CSP = (
     "default-src 'none'; script-src 'self' https: blob: 'unsafe-inline' 'unsafe-eval'; "
     "style-src 'self' https: 'unsafe-inline'; img-src 'self' https: data: blob:; "
     "font-src 'self' https: data:; media-src 'self' https: data: blob:; connect-src https:; "
     "frame-src https: data: blob:; worker-src blob:; form-action 'none'; base-uri 'self'; "
-    "frame-ancestors 'self' http://127.0.0.1:* http://localhost:* http://[::1]:* vscode-webview:"
+    "frame-ancestors 'self' http://127.0.0.1:* http://localhost:* vscode-webview:"
 )
 
 

@@ -277,3 +277,16 @@ def test_clicked_link_opens_in_a_new_tab_and_the_preview_stays(page, bsrv):
     rendered(page, 2)
     time.sleep(0.5)
     assert len(page.context.pages) == 2
+
+
+def test_page_and_frame_log_no_warnings(page, bsrv):
+    """The page's own console stays clean (a CSP source Chromium does not accept logged a
+    warning three times per load; real problems drown in such noise)."""
+    logged = []
+    page.on("console", lambda m: logged.append((m.type, m.text)))
+    page.on("pageerror", lambda e: logged.append(("pageerror", str(e))))
+    pub(bsrv, 1, '<gap:target id="t"><p id=p>x</p></gap:target>')
+    open_doc(page, bsrv)
+    pub(bsrv, 2, '<gap:target id="t"><p id=p>y</p></gap:target>')
+    rendered(page, 2)
+    assert [m for m in logged if m[0] in ("warning", "error", "pageerror")] == []
