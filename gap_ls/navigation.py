@@ -15,18 +15,41 @@ from lsprotocol import types
 from .rename import target_at
 
 
-def folding_ranges(doc) -> list[types.FoldingRange]:
+def folding_ranges(doc, limit: int | None = None) -> list[types.FoldingRange]:
+    """One ``region`` fold per target spanning several lines (opening marker line → closing
+    marker line), in document order.
+
+    Args:
+        limit: the client's ``rangeLimit`` (LSP 3.17 §FoldingRangeClientCapabilities): at most
+            this many folds, the outermost targets first.
+
+    Each fold's ``collapsedText`` is its target id (clients that do not support it ignore it).
+    """
     spans = list(doc.index.spans())
     if not spans:
         return []
     offs = sorted({o for s in spans for o in (s.start, s.end)})
     lines = {o: p.line for o, p in zip(offs, doc.positions_at(offs))}
-    out = []
-    for s in spans:
+    folds = []
+    depth: dict[str, int] = {}
+    for i, s in enumerate(spans):
+        d = depth[s.id] = depth.get(s.parent, -1) + 1 if s.parent else 0
         a, b = lines[s.start], lines[s.end]
         if b > a:
-            out.append(types.FoldingRange(start_line=a, end_line=b, kind=types.FoldingRangeKind.Region, collapsed_text=s.id))
-    return out
+            folds.append((d, i, a, b, s.id))
+    if limit is not None and 0 <= limit < len(folds):
+        folds = sorted(sorted(folds)[:limit], key=lambda f: f[1])
+    return [
+        types.FoldingRange(start_line=a, end_line=b, kind=types.FoldingRangeKind.Region, collapsed_text=name)
+        for _, _, a, b, name in folds
+    ]
+
+
+def _range_limit(ls) -> int | None:
+    """The client's ``foldingRange.rangeLimit`` (None when it states none)."""
+    caps = ls.client_capabilities.text_document
+    fr = caps.folding_range if caps else None
+    return fr.range_limit if fr is not None else None
 
 
 def selection_range(doc, pos: types.Position) -> types.SelectionRange:
@@ -65,7 +88,9 @@ def register(ls) -> None:
     @ls.feature(types.TEXT_DOCUMENT_FOLDING_RANGE)
     def _folding(ls, params: types.FoldingRangeParams):
         doc = ls.documents.get(params.text_document.uri)
-        return folding_ranges(doc) if doc is not None else None
+        if doc is None:
+            return None
+        return folding_ranges(doc, _range_limit(ls))
 
     @ls.feature(types.TEXT_DOCUMENT_SELECTION_RANGE)
     def _selection(ls, params: types.SelectionRangeParams):

@@ -541,3 +541,25 @@ async def test_cancelling_an_apply_whose_edit_was_already_sent_answers_with_what
     res = await asyncio.wait_for(fut, 5)
     assert res["applied"] and res["version"] == 2
     assert b.docs[uri] == '<gap:target id="a">A</gap:target>'
+
+
+# -- big documents ----------------------------------------------------------------------------------
+
+
+async def test_folding_honours_the_client_range_limit_keeping_the_outermost_targets(vs_client):
+    b = vs_client.buffers
+    uri = "file:///t/many.html"
+    sections = []
+    for s in range(3):
+        rows = "".join(f'<gap:target id="row-{s}-{i}">\nrow {i}\n</gap:target>\n' for i in range(2000))
+        sections.append(f'<gap:target id="section-{s}">\n{rows}</gap:target>\n')
+    text = "".join(sections)  # 6,003 multi-line targets; VS Code's rangeLimit is 5,000
+    b.open(uri, text)
+    folds = await vs_client.text_document_folding_range_async(types.FoldingRangeParams(text_document=TID(uri=uri)))
+    assert len(folds) == 5000
+    names = [f.collapsed_text for f in folds]
+    assert {"section-0", "section-1", "section-2"} <= set(names)
+    starts = [f.start_line for f in folds]
+    assert starts == sorted(starts)
+    lines = text.split("\n")
+    assert all(lines[f.start_line].startswith(f'<gap:target id="{f.collapsed_text}"') and lines[f.end_line] == "</gap:target>" for f in folds)
