@@ -290,3 +290,24 @@ def test_page_and_frame_log_no_warnings(page, bsrv):
     pub(bsrv, 2, '<gap:target id="t"><p id=p>y</p></gap:target>')
     rendered(page, 2)
     assert [m for m in logged if m[0] in ("warning", "error", "pageerror")] == []
+
+
+def test_page_of_a_restarted_server_says_its_session_ended(page, tmp_path):
+    """The server restarted on the same port (a fixed --port / GAP_PREVIEW_PORT) has a new
+    token: the old page's stream is refused for good. It used to show "reconnecting" forever;
+    it now says the session ended and stops retrying."""
+    s1 = PreviewServer(roots=[tmp_path], retry_ms=200).start()
+    port = s1.port
+    pub(s1, 1, "<p id=p>one</p>")
+    try:
+        page.goto(s1.url_for("dash"))
+        rendered(page, 1)
+    finally:
+        s1.stop()
+    s2 = PreviewServer(roots=[tmp_path], port=port, retry_ms=200).start()
+    try:
+        pub(s2, 1, "<p id=p>two</p>")
+        wait_until(lambda: page.evaluate("document.getElementById('gap-status').dataset.state") == "expired", timeout=15)
+        assert "session has ended" in page.evaluate("document.getElementById('gap-note').textContent")
+    finally:
+        s2.stop()

@@ -435,7 +435,12 @@
   picker.addEventListener("change", function () { choose(picker.value); });
   function poll() {
     fetch("/documents", { headers: { "X-Gap-Token": token }, credentials: "omit", cache: "no-store" })
-      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (r) {
+        // our token is refused: the server was restarted (a new session, a new token) — say so
+        // instead of reconnecting forever
+        if (r.status === 401) { sessionEnded(); return null; }
+        return r.ok ? r.json() : null;
+      })
       .then(function (docs) {
         if (!docs) return;
         fillPicker(docs);
@@ -450,6 +455,14 @@
       })
       .catch(function () {});
   }
+  var pollTimer = null;
+  function sessionEnded() {
+    state.closed = true;
+    disconnect();
+    clearInterval(pollTimer);
+    setStatus("expired");
+    showNote("This preview's session has ended (its server was restarted): open the new URL it printed.");
+  }
   followBox.addEventListener("change", sendCursor);
 
   fillPicker(cfg.docs);
@@ -457,5 +470,5 @@
   if (docKey) { loadFrame(); connect(); }
   else { emptyEl.hidden = false; emptyEl.textContent = cfg.docs.length ? "Choose a document above." : "Waiting for a document…"; picker.hidden = cfg.docs.length === 0; }
   poll();
-  setInterval(poll, 2000);
+  pollTimer = setInterval(poll, 2000);
 })();
