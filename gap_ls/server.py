@@ -35,6 +35,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.exceptions import (
     JsonRpcException,
+    JsonRpcInternalError,
     JsonRpcInvalidParams,
     JsonRpcInvalidRequest,
     JsonRpcParseError,
@@ -128,7 +129,9 @@ class GapProtocol(LanguageServerProtocol):
       (pygls sends no answer and shows an error to the user); such a notification is logged
       and dropped;
     - a message that is not JSON → ``ParseError`` (-32700) with ``id: null``;
-    - ``$/cancelRequest`` for a request in :attr:`uncancellable` is ignored.
+    - ``$/cancelRequest`` for a request in :attr:`uncancellable` is ignored;
+    - a client's answer of the wrong shape (``workspace/applyEdit`` answered with ``null``…)
+      fails the server's request instead of leaving its handler waiting forever.
     """
 
     _initialize_seen = False
@@ -174,6 +177,8 @@ class GapProtocol(LanguageServerProtocol):
         except JsonRpcException as exc:
             if isinstance(data, dict) and "jsonrpc" in data and isinstance(data.get("method"), str):
                 return _Unreadable(data, _reason(exc.__cause__ or exc))
+            if isinstance(data, dict) and "jsonrpc" in data and "id" in data and ("result" in data or "error" in data):
+                return _Unreadable(data, _reason(exc.__cause__ or exc))  # an answer of the wrong shape
             raise
 
     def _answer_error(self, msg_id, exc: JsonRpcException) -> None:
@@ -182,6 +187,14 @@ class GapProtocol(LanguageServerProtocol):
     def handle_message(self, message):
         ls: GapLanguageServer = self._server  # type: ignore[assignment]
         unreadable = isinstance(message, _Unreadable)
+        if unreadable and "method" not in message.data:
+            # the client's answer to one of our requests has the wrong shape: fail that request
+            # (its awaiting handler would otherwise wait forever)
+            fut = self._request_futures.pop(message.data["id"], None)
+            log.warning("malformed answer to request %r: %s", message.data["id"], message.reason)
+            if fut is not None and not fut.done():
+                fut.set_exception(JsonRpcInternalError(f"the client's answer has the wrong shape: {message.reason}"))
+            return
         if unreadable:
             method, msg_id = message.data["method"], message.data.get("id")
             if not isinstance(msg_id, (int, str)) or isinstance(msg_id, bool):

@@ -88,7 +88,7 @@ class Buffers:
 
     ``mode`` says how ``workspace/applyEdit`` is answered: ``"apply"`` (refusing a stale
     version with ``applied: false`` as vscode-languageclient does), ``"error"`` (an error
-    answer) or ``"refuse"``."""
+    answer), ``"refuse"`` or ``"null"`` (``result: null``, as a buggy client might)."""
 
     def __init__(self, client, enc: str):
         self.client = client
@@ -111,6 +111,8 @@ class Buffers:
                 raise RuntimeError("the editor crashed while applying")
             if self.mode == "refuse":
                 return types.ApplyWorkspaceEditResult(applied=False, failure_reason="refused by the user")
+            if self.mode == "null":
+                return None  # a buggy client: "result": null
             per_doc: dict[str, list] = {}
             for dc in params.edit.document_changes or []:
                 uri, version = dc.text_document.uri, dc.text_document.version
@@ -477,6 +479,9 @@ async def test_an_error_answer_to_apply_edit_is_a_clear_refusal(vs_client):
     b.mode = "refuse"
     err = await error_of(b.command_future("gap.applyEnvelope", uri, '[{"op":"replace","target":{"type":"id","value":"a"},"content":"y"}]'))
     assert "refused by the user" in err.message
+    b.mode = "null"  # an answer of the wrong shape: refused at once, not waited for forever
+    err = await error_of(b.command_future("gap.applyEnvelope", uri, '[{"op":"replace","target":{"type":"id","value":"a"},"content":"y"}]'))
+    assert err.code == -32803 and "wrong shape" in err.message
     assert b.docs[uri] == '<gap:target id="a">x</gap:target>'
 
 
