@@ -353,7 +353,7 @@ class Document:
             self.changed.set()
 
 
-_MARKER = re.compile(r"</?gap:target\b[^>]*>")
+_MARKER = re.compile(r"</?gap:target(?=[\s/>])[^>]*>")
 
 
 def _has_loop() -> bool:

@@ -60,7 +60,7 @@ _DEF = re.compile(
     re.M,
 )
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
-_MARKERS = re.compile(r"</?gap:target\b[^>]*>")
+_MARKERS = re.compile(r"</?gap:target(?=[\s/>])[^>]*>")
 _TAGS = re.compile(r"<[^>]*>")
 
 

@@ -269,10 +269,11 @@ def _one_id_op(body: str, idx: Index, op):
 
     Text joined with its surroundings must not form a marker. Every edit point is the start
     or the end of a well-formed target's content, and the index says that no marker spans it
-    in the input: a marker across an edge of the inserted text therefore begins at most 11
-    characters before that edge ("<gap:target" or "</gap:target" cut by it: a whole one
-    before it, with no ">" up to the edit point, would already have been a marker ending at
-    the target's closing ">"), or anywhere in the text when the text spells "gap:target".
+    in the input: a marker across an edge of the inserted text therefore begins at most 12
+    characters before that edge ("<gap:target" or "</gap:target" cut by it, or ending just
+    before it — the character after the name decides whether it is a marker; a longer
+    start, with no ">" up to the edit point, would already have been a marker ending at the
+    target's closing ">"), or anywhere in the text when the text spells "gap:target".
     Only then is :func:`joins_marker` consulted. Content starts follow a ">" (the opening
     marker's), so nothing spans them from before."""
     t = op.target
@@ -294,7 +295,7 @@ def _one_id_op(body: str, idx: Index, op):
     new_body = body[:s] + text + body[e:]
     marked = "<" in text and "gap:target" in text  # memchr first: most texts of code hold no "<"
     # text joined with its surroundings must not form a marker (see the docstring)
-    if (body[s - 1] != ">" and "<" in body[s - 11 : s] and joins_marker(new_body, s)) or (
+    if (body[s - 1] != ">" and "<" in body[s - 12 : s] and joins_marker(new_body, s)) or (
         n and text[-1] != ">" and (marked or "<" in text[-11:]) and joins_marker(new_body, s + n)
     ):
         return None
@@ -429,7 +430,7 @@ def _id_batch(body: str, idx: Index, ops):
     for s, e, text, _, _ in pieces:  # text joined with its surroundings: see _one_id_op
         p = s + growth
         n = len(text)
-        if (body[s - 1] != ">" and "<" in body[s - 11 : s] and joins_marker(new_body, p)) or (
+        if (body[s - 1] != ">" and "<" in body[s - 12 : s] and joins_marker(new_body, p)) or (
             n and text[-1] != ">" and ("<" in text[-11:] or "gap:target" in text) and joins_marker(new_body, p + n)
         ):
             return None
@@ -495,7 +496,7 @@ def _plain_batch(body: str, idx: Index, ops):
         parts.append(text)
         pos = e
         n = len(text)
-        if (body[s - 1] != ">" and "<" in body[s - 11 : s]) or (n and text[-1] != ">" and "<" in text[-11:]):
+        if (body[s - 1] != ">" and "<" in body[s - 12 : s]) or (n and text[-1] != ">" and "<" in text[-11:]):
             if edges is None:
                 edges = []
             edges.append((s + growth, n))  # see _one_id_op

@@ -22,11 +22,12 @@ import attrs
 
 from ._fast import fast_ctor
 
-# `<gap:target …>` or `</gap:target …>`; group 1 is "/" for a closing marker, group 2 the rest.
-_MARKER = re.compile(r"<(/?)gap:target\b([^>]*)>")
+# `<gap:target …>` or `</gap:target …>` (the element name ends there: `<gap:target-x>` is another
+# element, not a marker); group 1 is "/" for a closing marker, group 2 the rest.
+_MARKER = re.compile(r"<(/?)gap:target(?=[\s/>])([^>]*)>")
 # The same markers, split for the scanner: 1 "/" for a closing marker, 2 the attribute text,
 # 3 the id when it is the first attribute (double-quoted, no ">"), 4 what follows it.
-_MARKER_FAST = re.compile(r"<(/?)gap:target\b((?:\s+id\s*=\s*\"([^\">]*)\")?([^>]*))>")
+_MARKER_FAST = re.compile(r"<(/?)gap:target(?=[\s/>])((?:\s+id\s*=\s*\"([^\">]*)\")?([^>]*))>")
 _ID_ONLY = re.compile(r"\s+id\s*=\s*\"([^\"]*)\"\s*\Z")
 _ATTR = re.compile(r"([A-Za-z_:][-\w:.]*)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 

@@ -29,7 +29,7 @@ from typing import NamedTuple
 from gap_engine import scan
 
 # The marker syntax of GAP §3.2 (the same expression the engine scans with).
-MARKER_RE = re.compile(r"<(/?)gap:target\b([^>]*)>")
+MARKER_RE = re.compile(r"<(/?)gap:target(?=[\s/>])([^>]*)>")
 # ids we keep in the view: safe inside an attribute, a comment and a CSS/JS string.
 SAFE_ID = re.compile(r"\A[A-Za-z0-9_.:\-]{1,200}\Z")
 # Regions where the HTML tokenizer does not see markup (raw text, RCDATA, comments).

@@ -21,7 +21,8 @@ def marked_bodies(draw, max_depth=3):
         if kind == 9:
             out.append(draw(st.sampled_from([
                 '<gap:target id="a">', "</gap:target>", '<gap:target class="z">', '<gap:target id="q"/>',
-                '<gap:target id="a">dup</gap:target>',
+                '<gap:target id="a">dup</gap:target>', "</gap:target", "<gap:target", '<gap:target-x id="b">',
+                "</gap:target-x>",
             ])))
             return
         ident = draw(st.sampled_from(IDS + [f"n{len(used)}"]))
@@ -39,6 +40,7 @@ def marked_bodies(draw, max_depth=3):
 
 inserts = st.one_of(
     st.sampled_from(["", "z", "\n", '<gap:target id="new">v</gap:target>', '<gap:target id="a">w</gap:target>',
-                     "</gap:target>", '<gap:target id="u">', "gap:target", '<gap:tar', 'get id="k">']),
+                     "</gap:target>", '<gap:target id="u">', "gap:target", '<gap:tar', 'get id="k">',
+                     ">", ">y", "-x>", ' id="k">', "</gap:target", "<gap:target"]),
     marked_bodies(max_depth=2),
 )

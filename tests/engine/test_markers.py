@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gap_engine import scan, strip
+from gap_engine import Artifact, apply, parse_envelope, scan, strip
 from gap_engine.markers import iter_markers
 
 
@@ -225,3 +227,27 @@ def test_attribute_value_cut_by_a_gt_is_reported(body, ids):
 def test_well_formed_attributes_are_not_reported(body):
     idx = scan(body)
     assert idx.ids() == ["a"] and idx.problems == ()
+
+
+def test_a_longer_element_name_is_not_a_marker():
+    # `<gap:target-x>` / `<gap:target.v>` are other elements (XML names go on with - . : and
+    # word characters); `<gap:target>` ends its name with a space, "/" or ">"
+    body = '<gap:target-x id="a">x</gap:target-x><gap:target.v id="c"/><gap:target id="b">y</gap:target >'
+    idx = scan(body)
+    assert [i.id for i in idx.infos] == ["b"] and idx.problems == ()
+
+
+def test_a_marker_completed_across_an_edit_point_from_twelve_characters_back():
+    # content may now end with "</gap:target" (followed by "<" it is no marker); text that
+    # starts with ">" after it completes a closing marker that begins 12 characters before
+    # the edit point — the incremental index must see it, as a fresh scan does
+    body = '<gap:target id="a">x</gap:target</gap:target><gap:target id="b">q</gap:target>'
+    art = Artifact("d", 1, "text/html", body)
+    art.index()
+    for text in (">y", ">"):
+        env = parse_envelope(json.dumps({"protocol": "gap/0.1", "id": "d", "version": 2, "name": "edit", "meta": {"format": "text/html"},
+                                         "content": [{"op": "insert_after", "target": {"type": "id", "value": "a"}, "content": text}]}))
+        new, handle = apply(art, env)
+        fresh = scan(new.body)
+        assert [(p.kind, p.start) for p in new.index().problems] == [(p.kind, p.start) for p in fresh.problems] != []
+        assert handle.content[0].targets == fresh.infos

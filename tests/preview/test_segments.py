@@ -61,7 +61,7 @@ def _comments(view: str) -> str:
         stack.append(v)
         return f"<!--gap:t:{v}-->"
 
-    return re.sub(r"<(/?)gap:target\b([^>]*)>", sub, view)
+    return re.sub(r"<(/?)gap:target(?=[\s/>])([^>]*)>", sub, view)
 
 
 FRESH = """([s, open]) => { const d = new DOMParser().parseFromString(s, 'text/html');
@@ -197,7 +197,7 @@ def _outside_positions(text: str) -> list[int]:
     bad = set()
     for sp in scan(text).spans():
         bad.update(range(sp.start + 1, sp.end))
-    for m in re.finditer(r"</?gap:target\b[^>]*>", text):  # stray or malformed markers too
+    for m in re.finditer(r"</?gap:target(?=[\s/>])[^>]*>", text):  # stray or malformed markers too
         bad.update(range(m.start() + 1, m.end()))
     return [i for i in range(len(text) + 1) if i not in bad]
 

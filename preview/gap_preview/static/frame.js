@@ -11,7 +11,7 @@
   var morph = window.morphdom;
   var P = window.parent;
   var HTML_NS = "http://www.w3.org/1999/xhtml", SVG_NS = "http://www.w3.org/2000/svg";
-  var MARK = /<(\/?)gap:target\b([^>]*)>/g;
+  var MARK = /<(\/?)gap:target(?=[\s\/>])([^>]*)>/g;
   var ID = /(?:^|\s)id\s*=\s*(?:"([^"]*)"|'([^']*)')/;
   var html = null;          // the current view (with markers)
   var cursor = null, follow = true;

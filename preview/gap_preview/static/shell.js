@@ -51,7 +51,7 @@
   }
 
   // -- GAP: splice a target's content in the view by its canonical markers ------------------
-  var MARK = /<(\/?)gap:target\b[^>]*>/g;
+  var MARK = /<(\/?)gap:target(?=[\s\/>])[^>]*>/g;
   // the opening marker of target `id`, with its attributes in any order and either quote
   function openRe(id) {
     var e = id.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
