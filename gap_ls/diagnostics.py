@@ -5,7 +5,8 @@ target id, an opening marker without an id, a self-closing marker (all from the 
 scan); ids that are not role-based (pure numbers or values, ``not_role_based``); markers in a
 JSON artifact (``markers_in_json``, JSON is addressed by JSON Pointer); overlapping regions
 (``overlap``: a closing marker that names a target other than the innermost open one, e.g.
-``<gap:target id="a"><gap:target id="b"></gap:target id="a">``).
+``<gap:target id="a"><gap:target id="b"></gap:target id="a">``); a YAML artifact longer than
+the format-preserving parser reads (``yaml_too_long``: no JSON Pointer symbols or edits).
 
 Providers: :data:`PROVIDERS` ``f(doc)`` and :data:`CONTEXT_PROVIDERS` ``f(ls, doc)`` (those
 that need other documents, e.g. envelope validation). Published on open at once, after each
@@ -21,7 +22,7 @@ import logging
 import re
 
 from gap_engine.markers import iter_markers
-from gap_engine.pointer import format_kind
+from gap_engine.pointer import YAML_MAX_LINES, format_kind
 from lsprotocol import types
 
 from .documents import Document
@@ -35,6 +36,7 @@ SEVERITY = {
     "duplicate_id": types.DiagnosticSeverity.Error,
     "missing_id": types.DiagnosticSeverity.Warning,
     "self_closing": types.DiagnosticSeverity.Warning,
+    "bad_attribute": types.DiagnosticSeverity.Error,
 }
 SOURCE = "gap"
 
@@ -108,6 +110,28 @@ def json_marker_diagnostics(doc: Document) -> list[types.Diagnostic]:
     return out
 
 
+def yaml_size_diagnostics(doc: Document) -> list[types.Diagnostic]:
+    """A YAML artifact too long for the format-preserving parser: say once, at the top, that
+    its JSON Pointer symbols, completion and pointer edits are unavailable (rather than an
+    empty outline with no reason). Markers (ID targets) still work."""
+    if not _is_artifact(doc) or format_kind(doc.format) != "yaml":
+        return []
+    lines = doc.text.count("\n") + 1
+    if lines <= YAML_MAX_LINES:
+        return []
+    return [
+        types.Diagnostic(
+            range=doc.range_at(0, 0),
+            message=f"this YAML document has {lines:,} lines; the format-preserving parser (tree-sitter-yaml) reads at "
+            f"most {YAML_MAX_LINES:,} (tree-sitter-grammars/tree-sitter-yaml#49), so JSON Pointer symbols, completion "
+            f"and pointer edits are unavailable; <gap:target> markers still work",
+            severity=types.DiagnosticSeverity.Warning,
+            code="yaml_too_long",
+            source=SOURCE,
+        )
+    ]
+
+
 _NAMED_CLOSE = re.compile(r"</gap:target\s+[^>]*?\bid\s*=\s*[\"']([^\"']*)[\"'][^>]*>")
 
 
@@ -144,7 +168,7 @@ def overlap_diagnostics(doc: Document) -> list[types.Diagnostic]:
 _ID = re.compile(r"""\bid\s*=\s*["']([^"']*)["']""")
 
 #: extra diagnostic providers: callables ``f(doc) -> list[Diagnostic]`` (other modules add theirs)
-PROVIDERS = [marker_diagnostics, id_diagnostics, json_marker_diagnostics, overlap_diagnostics]
+PROVIDERS = [marker_diagnostics, id_diagnostics, json_marker_diagnostics, overlap_diagnostics, yaml_size_diagnostics]
 #: providers that need the server: callables ``f(ls, doc) -> list[Diagnostic]``
 CONTEXT_PROVIDERS: list = []
 

@@ -168,6 +168,11 @@ class _TreeError(ValueError):
     """The body parses, but its syntax tree (which every splice is placed by) does not."""
 
 
+#: The most lines of YAML that tree-sitter-yaml reads (tree-sitter-grammars/tree-sitter-yaml#49);
+#: a longer YAML document is not pointer-addressable here.
+YAML_MAX_LINES = 32768
+
+
 class _Doc:
     """A parsed body: its tree-sitter tree, its value, and byte → code point conversion."""
 
@@ -193,9 +198,9 @@ class _Doc:
                 # valid YAML the tree cannot read: no place in it can be trusted for a splice
                 lines = body.count("\n") + 1
                 why = (
-                    f"it has {lines} lines and tree-sitter-yaml reads at most 32,768 "
+                    f"it has {lines} lines and tree-sitter-yaml reads at most {YAML_MAX_LINES:,} "
                     "(tree-sitter-grammars/tree-sitter-yaml#49)"
-                    if lines > 32768
+                    if lines > YAML_MAX_LINES
                     else "tree-sitter-yaml rejects it"
                 )
                 raise _TreeError(f"valid YAML, but the format-preserving parser cannot read it: {why}")

@@ -204,3 +204,24 @@ async def test_settings_pushed_by_a_client_without_workspace_configuration(plain
     c.editor.open(uri, '<gap:target id="a">x</gap:target>')
     res = await c.editor.command("gap.applyEnvelope", uri, '[{"op":"replace","target":{"type":"id","value":"a"},"content":"<gap:target id=\\"b\\">y"}]')
     assert res["applied"] and res["warnings"]
+
+
+async def test_a_yaml_artifact_too_long_for_pointers_says_why_its_outline_is_empty(client):
+    import yaml
+
+    uri = "file:///t/huge.yaml"
+    text = yaml.safe_dump({"items": [{"id": i, "nested": {"y": [1, 2, 3]}} for i in range(6000)]})
+    assert text.count("\n") > 32768
+    client.editor.open(uri, text, "yaml")
+    assert await wait_for(lambda: "yaml_too_long" in [d.code for d in client.diagnostics.get(uri, [])])
+    d = next(d for d in client.diagnostics[uri] if d.code == "yaml_too_long")
+    assert d.range.start.line == 0 and "32,768" in d.message and "tree-sitter-yaml#49" in d.message
+    syms = await client.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=TID(uri=uri)))
+    assert not syms  # what the diagnostic explains
+    # cut below the limit: the pointer outline comes back and the diagnostic goes
+    short = "".join(text.splitlines(keepends=True)[:30000])
+    short = short[: short.rindex("\n- id:") + 1]
+    client.editor.replace(uri, short)
+    assert await wait_for(lambda: uri in client.diagnostics and "yaml_too_long" not in [d.code for d in client.diagnostics[uri]])
+    syms = await client.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=TID(uri=uri)))
+    assert syms and syms[0].name == "items"
