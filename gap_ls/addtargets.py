@@ -301,7 +301,8 @@ def register(ls) -> None:
 
     @ls.command("gap.addTargets")
     async def _add(ls, uri: str) -> dict:
-        """``gap.addTargets [uri]`` → ``{"applied", "added": [ids], "cancelled"?}``."""
+        """``gap.addTargets [uri]`` → ``{"applied", "added": [ids], "cancelled"?}``; when the
+        client refuses the edit, ``"reason"`` carries its ``failureReason``."""
         doc = ls.documents.get(uri)
         if doc is None:
             raise ApplyFailed(f"{uri} is not open")
@@ -325,7 +326,9 @@ def register(ls) -> None:
                 return {"applied": True, "added": []}
             edit = multi_edit(ls, {doc.uri: (doc.version, add_edits(doc, regions))})
             res = await send_edit(ls, types.ApplyWorkspaceEditParams(edit=edit, label="Add GAP targets"))
-        return {"applied": bool(res.applied), "added": [r[2] for r in regions] if res.applied else []}
+        if not res.applied:
+            return {"applied": False, "added": [], "reason": res.failure_reason or "the client did not apply the edit"}
+        return {"applied": True, "added": [r[2] for r in regions]}
 
 
 class _null:

@@ -9,7 +9,8 @@
 - **Unwrap target** (``refactor.rewrite.gap.unwrap``): removes the two markers of the
   innermost target at the cursor, keeping its content.
 - **Strip all markers** (``source.gap.strip``): removes every marker (a clean export). Also
-  command ``gap.stripMarkers [uri]`` → ``{"applied": bool, "removed": <markers removed>}``.
+  command ``gap.stripMarkers [uri]`` → ``{"applied": bool, "removed": <markers removed>}``
+  (plus ``"reason"`` when the client refused the edit).
 
 Edits are computed lazily in ``codeAction/resolve`` when the client can (``data`` =
 ``{"resolver", "uri", "version", …}``); a resolve for a document that changed since is
@@ -172,7 +173,8 @@ def register(ls) -> None:
 
     @ls.command("gap.stripMarkers")
     async def _strip(ls, uri: str) -> dict:
-        """``gap.stripMarkers [uri]`` → ``{"applied", "removed"}`` (one undoable edit)."""
+        """``gap.stripMarkers [uri]`` → ``{"applied", "removed"}`` (one undoable edit); when the
+        client refuses the edit, ``{"applied": false, "removed": 0, "reason": <its failureReason>}``."""
         doc = ls.documents.get(uri)
         if doc is None:
             raise ApplyFailed(f"{uri} is not open")
@@ -183,4 +185,6 @@ def register(ls) -> None:
             ls,
             types.ApplyWorkspaceEditParams(edit=multi_edit(ls, {doc.uri: (doc.version, strip_edits(doc))}), label="Strip GAP markers")
         )
-        return {"applied": bool(res.applied), "removed": n if res.applied else 0}
+        if not res.applied:
+            return {"applied": False, "removed": 0, "reason": res.failure_reason or "the client did not apply the edit"}
+        return {"applied": True, "removed": n}

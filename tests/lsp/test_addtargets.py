@@ -46,6 +46,19 @@ async def test_add_targets_action_for_code_markdown_and_html(client):
     assert client.editor.docs["file:///t/app.py"].startswith('import os\n\n\n<gap:target id="user">\n@dataclass')
 
 
+async def test_add_targets_refused_by_the_client_says_why(client):
+    uri = "file:///t/refused.py"
+    text = "def a():\n    return 1\n\n\ndef b():\n    return 2\n"
+    client.editor.open(uri, text, "python")
+    client.editor.refuse = True
+    try:
+        res = await client.editor.command("gap.addTargets", uri)
+    finally:
+        client.editor.refuse = False
+    assert res == {"applied": False, "added": [], "reason": "refused by test"}
+    assert client.editor.docs[uri] == text
+
+
 async def test_add_targets_command_reports_progress_on_big_files(client):
     uri = "file:///t/big.py"
     body = "    # " + "x" * 150 + "\n"

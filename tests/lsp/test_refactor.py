@@ -93,6 +93,18 @@ async def test_strip_markers_command(ws_client):
     assert len(ws_client.editor.applied) == 1, "one undoable edit"
 
 
+async def test_strip_markers_refused_by_the_client_says_why(ws_client):
+    uri = ws_client.editor.open_file(ws_client.ws / "dashboard.html")
+    before = ws_client.editor.docs[uri]
+    ws_client.editor.refuse = True
+    try:
+        res = await ws_client.editor.command("gap.stripMarkers", uri)
+    finally:
+        ws_client.editor.refuse = False
+    assert res == {"applied": False, "removed": 0, "reason": "refused by test"}
+    assert ws_client.editor.docs[uri] == before
+
+
 async def test_rename_updates_marker_and_envelope_files(ws_client):
     ws = ws_client.ws
     uri = ws_client.editor.open_file(ws / "dashboard.html")
