@@ -510,11 +510,12 @@ def ingest(
 
     if artifact is not None:
         if data.get("id") != artifact.id:
-            repairs.append(f"id {data.get('id')!r} → {artifact.id!r}")
+            repairs.append(f"id {data['id']!r} → {artifact.id!r}" if data.get("id") is not None else f"id set to {artifact.id!r}")
             data["id"] = artifact.id
         want_v = artifact.version + 1
         if data.get("version") != want_v:
-            repairs.append(f"version {data.get('version')!r} → {want_v}")
+            v = data.get("version")
+            repairs.append(f"version {v!r} → {want_v}" if v is not None else f"version set to {want_v}")
             data["version"] = want_v
     else:
         if not isinstance(data.get("id"), str) or not data.get("id"):
@@ -528,6 +529,6 @@ def ingest(
             repairs.append(f"version {v!r} → {int(v)}")
             data["version"] = int(v)
         elif not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            repairs.append(f"version {v!r} → 1")
+            repairs.append(f"version {v!r} → 1" if v is not None else "version set to 1")
             data["version"] = 1
     return Ingested(envelope_from_data(data), tuple(repairs))

@@ -267,3 +267,13 @@ def test_deeply_nested_pointer_content_is_invalid_content():
     with pytest.raises(GapError) as ei:
         apply(a, parse_envelope(json.dumps(env)))
     assert ei.value.code == "invalid_content" and "nested too deeply" in ei.value.message
+
+
+def test_ingest_names_a_missing_id_or_version_as_set_not_as_none():
+    ing = ingest(json.dumps({"name": "edit", "content": [OP]}), artifact=ART)
+    assert "id set to 'page'" in ing.repairs and "version set to 5" in ing.repairs
+    assert not any("None" in r for r in ing.repairs), ing.repairs
+    ing = ingest(json.dumps({"id": "other", "version": 9, "name": "edit", "content": [OP]}), artifact=ART)
+    assert "id 'other' → 'page'" in ing.repairs and "version 9 → 5" in ing.repairs
+    ing = ingest(json.dumps({"name": "synthesize", "content": [{"body": "<p>x</p>"}]}))
+    assert "version set to 1" in ing.repairs and ing.envelope.version == 1
