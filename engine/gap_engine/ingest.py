@@ -226,22 +226,18 @@ def _decode_at(text: str, start: int):
     commas = "removed trailing commas"
     raw = "kept raw line breaks or tabs inside strings"
     made: tuple = ()
-    try:
-        value, end = _STRICT.raw_decode(text, start)
-        return value, end, made
-    except RecursionError:
-        return _DEEP
-    except json.JSONDecodeError as exc:
-        err = exc
-    if "control character" in err.msg:
-        made = (raw,)
+    # strict first; the lax decoder only when the strict one stopped at a raw control character
+    for dec, repairs in ((_STRICT, ()), (_LAX, (raw,))):
+        made = repairs
         try:
-            value, end = _LAX.raw_decode(text, start)
+            value, end = dec.raw_decode(text, start)
             return value, end, made
         except RecursionError:
             return _DEEP
         except json.JSONDecodeError as exc:
             err = exc
+        if "control character" not in err.msg:
+            break
     before = text[:err.pos].rstrip()
     if not (text[err.pos : err.pos + 1] in ("]", "}") and before.endswith(",")):
         return None  # not stopped by a trailing comma
