@@ -63,6 +63,16 @@ def srv(tmp_path):
 
 
 @pytest.fixture
+def bsrv(tmp_path):
+    """A server for the browser tests: heartbeats every 5 s and a 200 ms SSE ``retry:``."""
+    s = PreviewServer(roots=[tmp_path], heartbeat=5, retry_ms=200).start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
 def client(srv):
     with httpx.Client(base_url=srv.base_url, timeout=10) as c:
         yield c

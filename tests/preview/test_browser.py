@@ -6,7 +6,6 @@ import time
 
 import pytest
 
-from gap_preview import PreviewServer
 
 from .conftest import DASHBOARD, wait_until
 
@@ -14,15 +13,6 @@ pytestmark = pytest.mark.browser
 
 KEY = "dash"
 URI = "file:///work/dash.html"
-
-
-@pytest.fixture
-def bsrv(tmp_path):
-    s = PreviewServer(roots=[tmp_path], heartbeat=5, retry_ms=200).start()
-    try:
-        yield s
-    finally:
-        s.stop()
 
 
 def pub(srv, version, text, key=KEY, fmt="text/html", uri=URI):

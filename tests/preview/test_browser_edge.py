@@ -15,15 +15,6 @@ from .test_browser import frame, open_doc, pub, rendered
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def bsrv(tmp_path):
-    s = PreviewServer(roots=[tmp_path], heartbeat=5, retry_ms=200).start()
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
 def test_document_without_uri_renders(page, bsrv):
     """publish(uri="") (an API user with no file behind the document): the page shows it and
     titles it by its key (the title code used to throw and drop every update)."""

@@ -15,7 +15,6 @@ import re
 
 import pytest
 
-from gap_preview import PreviewServer
 
 from .conftest import wait_until
 from .test_browser import frame, pub, rendered
@@ -38,15 +37,6 @@ DOC = """<!DOCTYPE html>
 <script>window.ran = (window.ran||0) + 1</script>
 </body></html>
 """
-
-
-@pytest.fixture
-def ssrv(tmp_path):
-    s = PreviewServer(roots=[tmp_path], heartbeat=5, retry_ms=200).start()
-    try:
-        yield s
-    finally:
-        s.stop()
 
 
 def _comments(view: str) -> str:
@@ -83,8 +73,8 @@ def open_seg(page, srv, text, **kw):
 
 
 @pytest.mark.parametrize("transport", [None, "ws"])
-def test_change_after_the_last_target_and_between_targets(page, ssrv, transport):
-    fr = open_seg(page, ssrv, DOC, transport=transport)
+def test_change_after_the_last_target_and_between_targets(page, bsrv, transport):
+    fr = open_seg(page, bsrv, DOC, transport=transport)
     fr.evaluate("window.__inner = 'kept'")
     fr.locator("#det summary").click()
     fr.locator("#name").fill("typed by the user")
@@ -97,9 +87,9 @@ def test_change_after_the_last_target_and_between_targets(page, ssrv, transport)
                      ("tail</footer>", "tail, it's \"quoted\"</footer>")):
         v += 1
         if v == 5:  # the connection drops (as a network failure would): resumes by Last-Event-ID
-            ssrv.call(ssrv.hub.drop_viewers, KEY).result(5)
+            bsrv.call(bsrv.hub.drop_viewers, KEY).result(5)
         text = text.replace(old, new, 1)
-        pub(ssrv, v, text)
+        pub(bsrv, v, text)
         r = rendered(page, v)
         assert r["mode"] == "segment", (old, new, r["why"])
         assert same_as_fresh_parse(fr, text, ("det",))
@@ -110,15 +100,15 @@ def test_change_after_the_last_target_and_between_targets(page, ssrv, transport)
     assert fr.evaluate("window.__inner") == "kept" and fr.evaluate("window.ran") == 1  # no reload, script not re-run
     # the page got each change as a preview:splice (the changed range), never a resync
     assert page.evaluate("window.__gap.splices") == 7 and page.evaluate("window.__gap.errors") == []
-    assert len(ssrv.hub.resumes) >= 1
+    assert len(bsrv.hub.resumes) >= 1
     assert fr.locator("#foot").inner_text() == "tail" or "bolder" in fr.locator("#foot").inner_text()
     assert fr.locator("#mid").inner_text() == "between the targets"
     # the stream stayed GAP: those changes were synthesize envelopes
-    assert ssrv.hub.docs[KEY].log[-1].data.find('"name":"synthesize"') > 0
+    assert bsrv.hub.docs[KEY].log[-1].data.find('"name":"synthesize"') > 0
 
 
-def test_fallbacks_take_the_whole_document_and_stay_right(page, ssrv):
-    fr = open_seg(page, ssrv, DOC)
+def test_fallbacks_take_the_whole_document_and_stay_right(page, bsrv):
+    fr = open_seg(page, bsrv, DOC)
     fr.evaluate("window.scrollTo(0, 1500)")
     wait_until(lambda: fr.evaluate("window.scrollY") == 1500)
     steps = [
@@ -130,7 +120,7 @@ def test_fallbacks_take_the_whole_document_and_stay_right(page, ssrv):
     text = DOC
     for v, (old, new) in enumerate(steps, start=2):
         text = text.replace(old, new, 1)
-        pub(ssrv, v, text)
+        pub(bsrv, v, text)
         r = rendered(page, v)
         assert r["mode"] == "full", (old, new, r["why"])
         assert same_as_fresh_parse(fr, text)
@@ -138,23 +128,23 @@ def test_fallbacks_take_the_whole_document_and_stay_right(page, ssrv):
     assert fr.evaluate("document.title") == "Seg 2"
 
 
-def test_a_node_changed_by_the_user_falls_back(page, ssrv):
+def test_a_node_changed_by_the_user_falls_back(page, bsrv):
     doc = DOC.replace("<footer id=\"foot\">", "<footer id=\"foot\"><details id=\"fd\"><summary>s</summary>x</details>")
-    fr = open_seg(page, ssrv, doc)
+    fr = open_seg(page, bsrv, doc)
     fr.locator("#fd summary").click()  # the live <details> now differs from its source
     text = doc.replace("end <b>", "end2 <b>")
-    pub(ssrv, 2, text)
+    pub(bsrv, 2, text)
     assert rendered(page, 2)["mode"] == "full"
     assert fr.evaluate("document.getElementById('fd').open")  # the user's choice kept
     assert "end2" in fr.locator("#foot").inner_text()
 
 
-def test_segment_between_table_rows_falls_back(page, ssrv):
+def test_segment_between_table_rows_falls_back(page, bsrv):
     doc = ("<table><tbody><gap:target id=\"r1\"><tr><td>1</td></tr></gap:target>\n"
            "<gap:target id=\"r2\"><tr><td>2</td></tr></gap:target></tbody></table><p>after</p>")
-    fr = open_seg(page, ssrv, doc)
+    fr = open_seg(page, bsrv, doc)
     text = doc.replace("</gap:target>\n<gap", "</gap:target>x\n<gap", 1)  # foster-parented text
-    pub(ssrv, 2, text)
+    pub(bsrv, 2, text)
     assert rendered(page, 2)["mode"] == "full"
     assert same_as_fresh_parse(fr, text)
 
@@ -203,7 +193,7 @@ def _outside_positions(text: str) -> list[int]:
 
 
 @pytest.mark.parametrize("seed", range(int(os.environ.get("GAP_SEGMENT_SEEDS", "4"))))
-def test_random_changes_match_a_whole_document_parse(page, ssrv, seed):
+def test_random_changes_match_a_whole_document_parse(page, bsrv, seed):
     """From a DOM equal to a fresh parse of the view, a segment update must give a DOM equal
     to a fresh parse of the new view. (The whole-document morph itself can differ from a
     fresh parse on some malformed markup, e.g. a table inside an inline element; those steps
@@ -211,9 +201,9 @@ def test_random_changes_match_a_whole_document_parse(page, ssrv, seed):
     rng = random.Random(seed)
     body = "".join(_random_doc(rng) for _ in range(4))
     text = f"<!DOCTYPE html><html><head><title>r</title></head><body>{body}<footer>end</footer></body></html>"
-    fr = open_seg(page, ssrv, text)
+    fr = open_seg(page, bsrv, text)
     modes: dict[str, int] = {}
-    synced = same_as_fresh_parse(fr, ssrv.hub.docs[KEY].view)
+    synced = same_as_fresh_parse(fr, bsrv.hub.docs[KEY].view)
     checked = 0
     for v in range(2, 62):
         outside = _outside_positions(text)
@@ -226,12 +216,12 @@ def test_random_changes_match_a_whole_document_parse(page, ssrv, seed):
         if new == text:
             continue
         text = new
-        pub(ssrv, v, text)
-        wait_until(lambda: ssrv.hub.docs[KEY].version == v)
+        pub(bsrv, v, text)
+        wait_until(lambda: bsrv.hub.docs[KEY].version == v)
         rec = rendered(page, v)
         key = rec["mode"] + (":" + rec["why"] if rec["why"] else "")
         modes[key] = modes.get(key, 0) + 1
-        same = same_as_fresh_parse(fr, ssrv.hub.docs[KEY].view)
+        same = same_as_fresh_parse(fr, bsrv.hub.docs[KEY].view)
         if rec["mode"] == "segment" and synced:
             checked += 1
             assert same, (v, text)
@@ -240,21 +230,21 @@ def test_random_changes_match_a_whole_document_parse(page, ssrv, seed):
     assert checked >= 2, modes  # the segment path was exercised
 
 
-def test_a_quote_typed_in_an_attribute_value_that_holds_a_gt(page, ssrv):
+def test_a_quote_typed_in_an_attribute_value_that_holds_a_gt(page, bsrv):
     """A ">" and a "<" inside a quoted attribute value look like a text run: typing there is
     really typing in the attribute. A quote that keeps the attributes (a ' inside "…") may take
     the segment path and must give a fresh parse's DOM; one that ends the value early (new
     attribute names) must not take it."""
     doc = ('<body><gap:target id="a"><p>a</p></gap:target><div><a id="l" title="x>yz<w">link</a> text'
            '</div><gap:target id="b"><p>b</p></gap:target><p>more</p><gap:target id="c"><p>c</p></gap:target></body>')
-    fr = open_seg(page, ssrv, doc)
+    fr = open_seg(page, bsrv, doc)
     text = doc.replace("x>yz<w", "x>y'z<w")
-    pub(ssrv, 2, text)
+    pub(bsrv, 2, text)
     r = rendered(page, 2)
     assert r["mode"] == "segment"
     assert same_as_fresh_parse(fr, text)
     assert fr.evaluate("document.getElementById('l').title") == "x>y'z<w"
     text = text.replace("x>y'z<w", 'x>y\'"z<w')  # the value ends at the new quote
-    pub(ssrv, 3, text)
+    pub(bsrv, 3, text)
     r = rendered(page, 3)
     assert r["mode"] != "segment" and r["why"] == "shape changed"

@@ -8,7 +8,7 @@ import json
 import httpx
 
 from .conftest import DASHBOARD, wait_until
-from .test_browser import KEY, bsrv, open_doc, pub  # noqa: F401  (fixture)
+from .test_browser import KEY, open_doc, pub
 
 
 def test_status_note_reaches_the_stream_and_late_viewers(bsrv):  # noqa: F811
