@@ -5,6 +5,7 @@ original text, UTF-16 positions), and sends ``didChange`` with the next version.
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Union
 from urllib.parse import unquote, urlparse
@@ -12,29 +13,57 @@ from urllib.parse import unquote, urlparse
 from lsprotocol import types
 
 
-def utf16_offset(text: str, pos: types.Position) -> int:
-    """Code-point offset of a UTF-16 position (written independently of the server's code)."""
-    lines = text.split("\n")
-    off = sum(len(l) + 1 for l in lines[: pos.line])
-    line = lines[pos.line] if pos.line < len(lines) else ""
-    units = 0
+# positions as an editor counts them, written independently of the server's code: every line end
+# the LSP recognises, code units of the negotiated encoding
+_EOL = re.compile(r"\r\n|\r|\n")
+
+
+def units(s: str, enc: str) -> int:
+    """Length of ``s`` in code units of ``enc``."""
+    if enc == "utf-8":
+        return len(s.encode("utf-8"))
+    if enc == "utf-16":
+        return len(s.encode("utf-16-le")) // 2
+    return len(s)
+
+
+def line_starts(text: str) -> list[int]:
+    return [0] + [m.end() for m in _EOL.finditer(text)]
+
+
+def to_offset(text: str, pos: types.Position, enc: str) -> int:
+    """Code-point offset of an LSP position in ``enc`` (LSP 3.17 §position)."""
+    starts = line_starts(text)
+    if pos.line >= len(starts):
+        return len(text)
+    s = starts[pos.line]
+    e = starts[pos.line + 1] if pos.line + 1 < len(starts) else len(text)
+    line = text[s:e].rstrip("\r\n")
+    n = 0
     for i, ch in enumerate(line):
-        if units >= pos.character:
-            return off + i
-        units += 2 if ord(ch) > 0xFFFF else 1
-    return off + len(line)
+        if n >= pos.character:
+            return s + i
+        n += units(ch, enc)
+    return s + len(line)
 
 
-def apply_text_edits(text: str, edits: list[types.TextEdit]) -> str:
-    spans = sorted(
-        ((utf16_offset(text, e.range.start), utf16_offset(text, e.range.end), e.new_text) for e in edits),
-        key=lambda s: s[0],
-    )
-    for (s1, e1, _), (s2, _, _) in zip(spans, spans[1:]):
+def apply_edits(text: str, edits, enc: str) -> str:
+    """``text`` with LSP ``TextEdit`` s (positions in ``enc``, all relative to ``text``) applied."""
+    spans = sorted(((to_offset(text, e.range.start, enc), to_offset(text, e.range.end, enc), e.new_text) for e in edits), key=lambda t: t[0])
+    for (_, e1, _), (s2, _, _) in zip(spans, spans[1:]):
         assert e1 <= s2, "overlapping TextEdits"
     for s, e, t in reversed(spans):
         text = text[:s] + t + text[e:]
     return text
+
+
+def utf16_offset(text: str, pos: types.Position) -> int:
+    """Code-point offset of a UTF-16 position."""
+    return to_offset(text, pos, "utf-16")
+
+
+def apply_text_edits(text: str, edits: list[types.TextEdit]) -> str:
+    return apply_edits(text, edits, "utf-16")
 
 
 class Editor:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import json
-import re
 import sys
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -27,42 +26,10 @@ from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from ..conftest import ROOT
-from .editor import fix_code_action_structuring
+from .editor import apply_edits, fix_code_action_structuring, line_starts, to_offset, units
 
 TID = types.TextDocumentIdentifier
 SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "gap_ls"], server_env={"GAP_LLM_API_KEY": ""})
-
-_EOL = re.compile(r"\r\n|\r|\n")
-
-
-def units(s: str, enc: str) -> int:
-    """Length of ``s`` in code units of ``enc``."""
-    if enc == "utf-8":
-        return len(s.encode("utf-8"))
-    if enc == "utf-16":
-        return len(s.encode("utf-16-le")) // 2
-    return len(s)
-
-
-def line_starts(text: str) -> list[int]:
-    return [0] + [m.end() for m in _EOL.finditer(text)]
-
-
-def to_offset(text: str, pos: types.Position, enc: str) -> int:
-    """Code-point offset of an LSP position in ``enc`` (LSP 3.17 §position)."""
-    starts = line_starts(text)
-    if pos.line >= len(starts):
-        return len(text)
-    s = starts[pos.line]
-    e = starts[pos.line + 1] if pos.line + 1 < len(starts) else len(text)
-    line = text[s:e].rstrip("\r\n")
-    n = 0
-    for i, ch in enumerate(line):
-        if n >= pos.character:
-            return s + i
-        n += units(ch, enc)
-    return s + len(line)
-
 
 def to_position(text: str, off: int, enc: str) -> types.Position:
     starts = line_starts(text)
@@ -72,15 +39,6 @@ def to_position(text: str, off: int, enc: str) -> types.Position:
 
 def text_of(text: str, rng: types.Range, enc: str) -> str:
     return text[to_offset(text, rng.start, enc) : to_offset(text, rng.end, enc)]
-
-
-def apply_edits(text: str, edits, enc: str) -> str:
-    spans = sorted(((to_offset(text, e.range.start, enc), to_offset(text, e.range.end, enc), e.new_text) for e in edits), key=lambda t: t[0])
-    for (_, e1, _), (s2, _, _) in zip(spans, spans[1:]):
-        assert e1 <= s2, "overlapping TextEdits"
-    for s, e, t in reversed(spans):
-        text = text[:s] + t + text[e:]
-    return text
 
 
 class Buffers:
