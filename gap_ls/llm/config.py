@@ -20,6 +20,8 @@ from typing import Any, Mapping
 
 import attrs
 
+from ..settings import RANGES
+
 __all__ = ["LLMConfig", "Secret", "redact", "install_log_redaction", "env_problems", "DEFAULT_BASE_URL"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -179,12 +181,13 @@ def _syntax(v: Any) -> str:
 
 
 #: client setting (under ``gap.``) → (environment variable, LLMConfig field, checker); the
-#: ranges are the editor settings' (``gap_ls.settings.RANGES``)
+#: ranges are the editor settings' (``gap_ls.settings.RANGES``), except that the environment
+#: may set a timeout below 1 s
 _CHECKED = {
-    "llm.maxRepairs": ("GAP_LLM_MAX_REPAIRS", "max_repairs", _count(0, 10)),
+    "llm.maxRepairs": ("GAP_LLM_MAX_REPAIRS", "max_repairs", _count(*RANGES["llm_max_repairs"])),
     "llm.editSyntax": ("GAP_LLM_EDIT_SYNTAX", "syntax", _syntax),
-    "llm.timeout": ("GAP_LLM_TIMEOUT", "timeout", _seconds(0, 3600, False)),
-    "llm.deadline": ("GAP_LLM_DEADLINE", "deadline", _seconds(0, 86_400, True)),
+    "llm.timeout": ("GAP_LLM_TIMEOUT", "timeout", _seconds(0, RANGES["llm_timeout"][1], False)),
+    "llm.deadline": ("GAP_LLM_DEADLINE", "deadline", _seconds(*RANGES["llm_deadline"], True)),
     "llm.maxRetryWait": ("GAP_LLM_MAX_RETRY_WAIT", "max_retry_wait", _seconds(0, 3600, True)),
 }
 
