@@ -177,6 +177,15 @@ def _common_affix(a: str, b: str) -> tuple[int, int]:
     return p, lo
 
 
+def _content_holds_marker(body: str, idx: Index, rec, cs: int, ce: int) -> bool:
+    """Does the content ``[cs, ce)`` of the target whose record is ``rec`` hold a marker?
+    With no marker problems, exactly when the target has a child (the index knows);
+    otherwise the text is searched."""
+    if idx.problems:
+        return body.find("<", cs, ce) >= 0 and body.find("gap:target", cs, ce) >= 0
+    return rec[0] in idx._parent_ids()
+
+
 def _op_label(i: int, op: EditOperation) -> str:
     return f"operation {i} ({op.op} on {op.target.type} {op.target.value!r})"
 
@@ -300,7 +309,13 @@ def _one_id_op(body: str, idx: Index, op):
     ):
         return None
     d = n - (e - s)
-    if marked or (s < e and body.find("<", s, e) >= 0 and body.find("gap:target", s, e) >= 0):
+    if not marked and s < e:  # a replace or delete: does the content it drops hold a marker?
+        if idx.problems:
+            marked = body.find("<", s, e) >= 0 and body.find("gap:target", s, e) >= 0
+        else:  # every marker is a target's: only a parent's content holds one
+            parents = idx._parents
+            marked = rec[0] in (parents if parents is not None else idx._parent_ids())
+    if marked:
         new_idx = idx._edit_one(s, e, text, rec)
         if new_idx is None:
             return None
@@ -313,7 +328,8 @@ def _one_id_op(body: str, idx: Index, op):
         else:  # Index._shifted, inlined for the commonest edit
             infos = idx._infos
             new_idx = _new_index(
-                idx._recs, idx._order, deltas + ((s, d),), (), idx._others, idx._dups, infos if infos is not None else idx.infos
+                idx._recs, idx._order, deltas + ((s, d),), (), idx._others, idx._dups, infos if infos is not None else idx.infos,
+                idx._parents,
             )
     else:
         new_idx = idx
@@ -378,7 +394,7 @@ def _id_batch(body: str, idx: Index, ops):
         if kind == "replace" or kind == "delete":
             if not ent[3]:
                 cs, ce = ent[1], ent[2]
-                if ce > cs and body.find("<", cs, ce) >= 0 and body.find("gap:target", cs, ce) >= 0:
+                if ce > cs and _content_holds_marker(body, idx, ent[0], cs, ce):
                     ent[9] = True
                 ent[3] = True
             ent[4] = text
@@ -453,18 +469,25 @@ def _plain_batch(body: str, idx: Index, ops):
     id target, no marker in any text or replaced content. Edit points of different targets
     are distinct (a content start follows its own opening marker, a content end precedes its
     own closing marker) and a replaced content holding no marker holds no other edit point, so
-    the pieces are disjoint and independent; the index only shifts.
+    the pieces are disjoint and independent; the index only shifts. Two operations on one
+    target give pieces that share a point or overlap, and are left to :func:`_id_batch`
+    (an insert_before and an insert_after of one non-empty content commute: they are kept).
     Returns ``(new body, new index, splices)`` or None (then :func:`_id_batch` decides)."""
     recs = idx._recs
     nd = len(idx._deltas)
+    if idx.problems:
+        parents = None
+    else:
+        parents = idx._parents
+        if parents is None:
+            parents = idx._parent_ids()
     pieces = []
-    seen = set()
+    append = pieces.append
     for op in ops:
         t = op.target
-        tid = t.value
-        if t.type != "id" or tid in seen:
+        if t.type != "id":
             return None
-        seen.add(tid)
+        tid = t.value
         rec = recs.get(tid)
         if rec is None:
             return None
@@ -473,28 +496,50 @@ def _plain_batch(body: str, idx: Index, ops):
             ce = rec[5]
         else:
             _, cs, ce, _ = idx._resolve(rec)
-        where = _op_range(op, cs, ce)
-        if where is None:
+        kind = op.op  # _op_range, inlined
+        if kind == "replace":
+            text = op.content
+            if text is None:
+                return None
+            s, e = cs, ce
+        elif kind == "delete":
+            text = ""
+            s, e = cs, ce
+        elif kind == "insert_after":
+            text = op.content
+            if text is None:
+                return None
+            s = e = ce
+        elif kind == "insert_before":
+            text = op.content
+            if text is None:
+                return None
+            s = e = cs
+        else:
             return None
-        s, e, text = where
-        if text is None or ("<" in text and "gap:target" in text) or (
-            s < e and body.find("<", s, e) >= 0 and body.find("gap:target", s, e) >= 0
+        if "<" in text and "gap:target" in text:
+            return None
+        if s < e and (
+            tid in parents if parents is not None else body.find("<", s, e) >= 0 and body.find("gap:target", s, e) >= 0
         ):
             return None
-        pieces.append((s, e, text))
-    pieces.sort()  # edit points are distinct: only the starts are compared
+        append((s, e, text))
+    pieces.sort()  # distinct starts, unless two operations share a target (refused below)
     parts = []
-    pos = 0
+    pos = -1
     growth = 0
     edges = None  # edits where text joined with its surroundings may form a marker
     shifts = []
     empty = False
+    prev = 0
     for s, e, text in pieces:
-        if s < pos:
-            return None
-        parts.append(body[pos:s])
+        if s <= pos:
+            return None  # a shared point or an overlap: one target addressed twice
+        parts.append(body[prev:s])
         parts.append(text)
-        pos = e
+        pos = prev = e
+        if s == e:
+            pos = s  # an insert: a later piece at the same point is the same target's
         n = len(text)
         if (body[s - 1] != ">" and "<" in body[s - 12 : s]) or (n and text[-1] != ">" and "<" in text[-11:]):
             if edges is None:
@@ -505,7 +550,7 @@ def _plain_batch(body: str, idx: Index, ops):
             empty = True
         shifts.append((s, d))
         growth += d
-    parts.append(body[pos:])
+    parts.append(body[prev:])
     new_body = "".join(parts)
     if edges is not None:
         for p, n in edges:
@@ -513,12 +558,13 @@ def _plain_batch(body: str, idx: Index, ops):
                 return None
     shifts.reverse()
     deltas = idx._deltas
-    if idx.problems or len(deltas) + len(shifts) > _MAX_PENDING:
+    if parents is None or len(deltas) + len(shifts) > _MAX_PENDING:
         new_idx = idx._shifted(shifts)
     else:  # Index._shifted, inlined
         infos = idx._infos
         new_idx = _new_index(
-            idx._recs, idx._order, deltas + tuple(shifts), (), idx._others, idx._dups, infos if infos is not None else idx.infos
+            idx._recs, idx._order, deltas + tuple(shifts), (), idx._others, idx._dups, infos if infos is not None else idx.infos,
+            parents,
         )
     return new_body, new_idx, tuple([p for p in pieces if p[0] != p[1] or p[2]]) if empty else tuple(pieces)
 

@@ -292,7 +292,7 @@ class Index:
             (built on first access).
     """
 
-    __slots__ = ("_recs", "_order", "_infos", "_deltas", "problems", "_others", "_dups")
+    __slots__ = ("_recs", "_order", "_infos", "_deltas", "problems", "_others", "_dups", "_parents")
 
     def __init__(
         self, recs: dict, order: tuple, deltas: tuple, problems: tuple, others: tuple = (), dups: frozenset = frozenset(), infos=None
@@ -307,6 +307,8 @@ class Index:
         self._others: tuple = others
         # ids that occur more than once
         self._dups: frozenset = dups
+        # ids of the targets that contain other targets (built on first use by _parent_ids)
+        self._parents: frozenset | None = None
 
     @property
     def infos(self) -> tuple[TargetInfo, ...]:
@@ -317,6 +319,17 @@ class Index:
             infos = tuple([_rec_info(r) for r in self._order])
             self._infos = infos
         return infos
+
+    def _parent_ids(self) -> frozenset:
+        """Ids of the targets whose content holds another target (internal). With no marker
+        problems every marker belongs to a well-formed target, so a target's content holds a
+        marker exactly when its id is in this set: the apply fast paths ask this instead of
+        searching the replaced text. Built once per marker structure (O(targets)); indexes
+        derived by shifts alone share it."""
+        parents = self._parents
+        if parents is None:
+            parents = self._parents = frozenset([r[_PAR] for r in self._order])
+        return parents
 
     # -- lookups -----------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -445,6 +458,7 @@ class Index:
         others = tuple(_moved(rec, *self._resolve(rec), 0) for rec in self._others)
         idx = Index(recs, tuple(order), (), self.problems, others, self._dups)
         idx._infos = self._infos
+        idx._parents = self._parents
         return idx
 
     def _bulk_positions(self):
@@ -533,7 +547,10 @@ class Index:
                         t += d
                 out.append(_shift_problem(p, t) if t else p)
             problems = tuple(out)
-        idx = _new_index(self._recs, self._order, deltas, problems, self._others, self._dups, self._infos if self._infos is not None else self.infos)
+        idx = _new_index(
+            self._recs, self._order, deltas, problems, self._others, self._dups,
+            self._infos if self._infos is not None else self.infos, self._parents,
+        )
         if len(deltas) > _MAX_PENDING:
             idx = idx.compacted()
         return idx
@@ -914,9 +931,11 @@ class Index:
         return idx
 
 
-def _new_index(recs, order, deltas, problems, others, dups, infos, _new=object.__new__, _cls=Index) -> Index:
-    """``Index(...)`` without the call to ``__init__`` (the apply hot path)."""
+def _new_index(recs, order, deltas, problems, others, dups, infos, parents=None, _new=object.__new__, _cls=Index) -> Index:
+    """``Index(...)`` without the call to ``__init__`` (the apply hot path); ``parents`` is
+    the source index's parent-id set when the marker structure is unchanged."""
     idx = _new(_cls)
+    idx._parents = parents
     idx._recs = recs
     idx._order = order
     idx._infos = infos

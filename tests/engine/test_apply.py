@@ -297,6 +297,35 @@ def test_property_fast_path_equals_sequential_path(body, data):
         assert out == r_fast.artifact.body
 
 
+@pytest.mark.parametrize(
+    "items",
+    [
+        # a replace that drops a parent's children, after an insert on that parent and an
+        # operation on a childless target in between (the fast path once judged the parent by
+        # the other target's record)
+        [("insert_before", "p", "B"), ("delete", "leaf", None), ("replace", "p", "R"), ("insert_after", "leaf", "A")],
+        [("insert_before", "p", "B"), ("replace", "leaf", "x"), ("delete", "p", None)],
+        # an insert_before and an insert_after of one target commute; other pairs on one target do not
+        [("insert_after", "leaf", "A"), ("insert_before", "leaf", "B"), ("replace", "other", "o")],
+        [("insert_after", "empty", "A"), ("insert_before", "empty", "B")],
+        [("replace", "leaf", "x"), ("insert_after", "leaf", "y")],
+        [("insert_after", "leaf", "y"), ("replace", "leaf", "x")],
+        [("insert_before", "leaf", "1"), ("insert_before", "leaf", "2"), ("delete", "other", None)],
+    ],
+)
+def test_several_operations_equal_applying_them_one_by_one(items):
+    body = ('<gap:target id="p">a<gap:target id="c1">1</gap:target>b<gap:target id="c2">2</gap:target></gap:target>'
+            '<i><gap:target id="leaf">L</gap:target></i><gap:target id="empty"></gap:target>'
+            '<gap:target id="other">O</gap:target>')
+    a0 = art(body)
+    new, handle = apply(a0, edit([(o, "id", t, c) for o, t, c in items]))
+    cur = art(body)
+    for o, t, c in items:  # one envelope per operation, each on a freshly scanned artifact
+        cur, _ = apply(art(cur.body, cur.version), edit([(o, "id", t, c)], version=cur.version + 1))
+    assert new.body == cur.body
+    assert new.targets == scan(new.body).infos == handle.content[0].targets
+
+
 _CHAIN_TEXTS = [
     "", "x", "<b>y</b>", ">", "<", "<gap:tar", "get>", "</gap:target", " id='z'>", "gap:target>",
     '<gap:target id="new">v</gap:target>', '<gap:target id="n2" label="L">w<gap:target id="n3">z</gap:target></gap:target>',
