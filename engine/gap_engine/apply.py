@@ -296,10 +296,19 @@ def _one_id_op(body: str, idx: Index, op):
         ce = rec[5]
     else:
         _, cs, ce, _ = idx._resolve(rec)
-    where = _op_range(op, cs, ce)
-    if where is None or where[2] is None:
+    kind = op.op  # _op_range, inlined
+    if kind == "replace":
+        s, e, text = cs, ce, op.content
+    elif kind == "insert_after":
+        s, e, text = ce, ce, op.content
+    elif kind == "insert_before":
+        s, e, text = cs, cs, op.content
+    elif kind == "delete":
+        s, e, text = cs, ce, ""
+    else:
+        return None
+    if text is None:
         return None  # the general path reports it
-    s, e, text = where
     n = len(text)
     new_body = body[:s] + text + body[e:]
     marked = "<" in text and "gap:target" in text  # memchr first: most texts of code hold no "<"
@@ -309,14 +318,15 @@ def _one_id_op(body: str, idx: Index, op):
     ):
         return None
     d = n - (e - s)
-    if not marked and s < e:  # a replace or delete: does the content it drops hold a marker?
+    old_marked = False
+    if s < e:  # a replace or delete: does the content it drops hold a marker?
         if idx.problems:
-            marked = body.find("<", s, e) >= 0 and body.find("gap:target", s, e) >= 0
+            old_marked = body.find("<", s, e) >= 0 and body.find("gap:target", s, e) >= 0
         else:  # every marker is a target's: only a parent's content holds one
             parents = idx._parents
-            marked = rec[0] in (parents if parents is not None else idx._parent_ids())
-    if marked:
-        new_idx = idx._edit_one(s, e, text, rec)
+            old_marked = rec[0] in (parents if parents is not None else idx._parent_ids())
+    if marked or old_marked:
+        new_idx = idx._edit_one(s, e, text, rec, marked)
         if new_idx is None:
             return None
         if new_idx is False:  # the text is malformed on its own: what splice would do

@@ -555,11 +555,12 @@ class Index:
             idx = idx.compacted()
         return idx
 
-    def _edit_one(self, s: int, e: int, text: str, rec) -> "Index | None | bool":
+    def _edit_one(self, s: int, e: int, text: str, rec, text_marked: bool = True) -> "Index | None | bool":
         """:meth:`_edit_pieces` for one piece (one operation), specialised for a body with no
         marker problems (so no duplicated, unclosed or id-less marker anywhere): targets whose
         region lies in ``[s, e)`` go, the markers of ``text`` come. Other cases, and a new id
-        that is already in use, go to :meth:`_edit_pieces`. Same results and contract."""
+        that is already in use, go to :meth:`_edit_pieces`. Same results and contract.
+        ``text_marked`` False says the caller knows ``text`` spells no marker."""
         if self.problems or self._others:
             return self._edit_pieces(((s, e, text, rec, True),), (rec[_ID],), True)
         order = self._order
@@ -570,7 +571,7 @@ class Index:
         j = bisect_left(order, s, key=key)
         k = bisect_left(order, e, j, key=key) if s < e else j
         new_list = ()
-        if "gap:target" in text:
+        if text_marked and "gap:target" in text:
             new_list, new_problems, _ = _scan_raw(text, s, nd + 1, rec[_ID], rec[_DEP] + 1)
             if new_problems:
                 return False  # malformed on its own: splice would rescan the whole body too
@@ -595,8 +596,13 @@ class Index:
             if new_list:
                 for r in new_list:
                     new_recs[r[_ID]] = r
-                new_order = order[:j] + tuple(new_list) + order[k:]
-                new_infos = infos[:j] + tuple([_rec_info(r) for r in new_list]) + infos[k:]
+                # one copy of each tuple (slicing and joining three would copy twice)
+                new_order = list(order)
+                new_order[j:k] = new_list
+                new_order = tuple(new_order)
+                new_infos = list(infos)
+                new_infos[j:k] = [_rec_info(r) for r in new_list]
+                new_infos = tuple(new_infos)
             else:
                 new_order = order[:j] + order[k:]
                 new_infos = infos[:j] + infos[k:]
