@@ -26,6 +26,7 @@ Feature modules and the LSP methods they implement:
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import json
 import logging
@@ -130,6 +131,11 @@ class GapProtocol(LanguageServerProtocol):
       and dropped;
     - a message that is not JSON → ``ParseError`` (-32700) with ``id: null``;
     - ``$/cancelRequest`` for a request in :attr:`uncancellable` is ignored;
+    - an async command behind ``workspace/executeCommand`` runs as a task of its own behind the
+      request's future, which is what ``$/cancelRequest`` cancels: :meth:`command_request`
+      gives that future to the command, so it can stop cooperatively (pygls would let the task
+      run on), and the task's entry in the pending-request table is dropped when it ends
+      (pygls keeps one per command run);
     - a client's answer of the wrong shape (``workspace/applyEdit`` answered with ``null``…)
       fails the server's request instead of leaving its handler waiting forever.
     """
@@ -149,6 +155,38 @@ class GapProtocol(LanguageServerProtocol):
         #: edit sent to the client): ``$/cancelRequest`` for them is ignored and they answer
         #: with what happened (LSP 3.17 §cancelRequest: a cancelled request may return a result)
         self.uncancellable: set = set()
+        #: the request future of each running command task (see :meth:`command_request`)
+        self._command_requests: dict = {}
+
+    def command_request(self) -> "asyncio.Future | None":
+        """The future of the ``workspace/executeCommand`` request whose command runs in the
+        current task, or None (not in a command, or a synchronous one). It is cancelled by
+        ``$/cancelRequest`` (LSP 3.17 §cancelRequest) unless the request is in
+        :attr:`uncancellable`; a command polls ``.cancelled()`` to stop and tidy up."""
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:
+            return None
+        return self._command_requests.get(task)
+
+    def _execute_handler(self, msg_id, handler, callback, args=None, kwargs=None):
+        super()._execute_handler(msg_id, handler, callback, args, kwargs)
+        # pygls drives executeCommand as a generator: the command itself is started here under
+        # a fresh id, with a callback that carries the request's own future
+        request = callback.keywords.get("result_future") if isinstance(callback, functools.partial) else None
+        task = self._request_futures.get(msg_id) if request is not None else None
+        if not isinstance(task, asyncio.Task):
+            return
+        if task.done():
+            self._request_futures.pop(msg_id, None)
+            return
+        self._command_requests[task] = request
+
+        def ended(t: asyncio.Task, msg_id=msg_id) -> None:
+            self._command_requests.pop(t, None)
+            self._request_futures.pop(msg_id, None)
+
+        task.add_done_callback(ended)
 
     def _handle_cancel_notification(self, msg_id):
         if msg_id in self.uncancellable:

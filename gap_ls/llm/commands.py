@@ -33,8 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
-import functools
 import logging
 import re
 import time
@@ -122,32 +120,6 @@ def _failed(message: str, data: dict):
     return ApplyFailed(message, data)
 
 
-#: the future pygls answers the running ``workspace/executeCommand`` with (see :func:`_request_future`)
-_REQUEST: contextvars.ContextVar[Any] = contextvars.ContextVar("gap_llm_request", default=None)
-
-
-def _request_future() -> Any:
-    """The future of the ``workspace/executeCommand`` request whose handler is running, or None.
-
-    pygls 2 runs a command as a task of its own behind the request's future; ``$/cancelRequest``
-    cancels only that future (the client gets ``RequestCancelled``) and the task would run on —
-    until the model finished or the deadline passed, and then apply its edit. The future is the
-    ``result_future`` of the done-callback pygls puts on the task (read defensively: None when
-    pygls changes), so the command's :class:`CancelToken` can watch it."""
-    task = asyncio.current_task()
-    try:
-        callbacks = list(getattr(task, "_callbacks", None) or ())
-    except Exception:  # noqa: BLE001
-        return None
-    for entry in callbacks:
-        cb = entry[0] if isinstance(entry, tuple) else entry
-        if isinstance(cb, functools.partial):
-            fut = (cb.keywords or {}).get("result_future")
-            if fut is not None and callable(getattr(fut, "cancelled", None)):
-                return fut
-    return None
-
-
 def _supports_progress(ls) -> bool:
     try:
         w = ls.client_capabilities.window
@@ -169,7 +141,9 @@ async def work_progress(ls, title: str):
             log.info("window/workDoneProgress/create failed (%s); continuing without progress", exc)
             enabled = False
 
-    request = _REQUEST.get()
+    # the workspace/executeCommand request running this command: $/cancelRequest cancels it
+    command_request = getattr(getattr(ls, "protocol", None), "command_request", None)
+    request = command_request() if command_request is not None else None
 
     def cancelled() -> bool:
         if request is not None and request.cancelled():  # $/cancelRequest
@@ -587,7 +561,6 @@ def register(ls) -> None:
         """``gap.editWithInstruction [uri, instruction, targetId?]``."""
         if len(args) < 2 or len(args) > 3:
             raise _failed("gap.editWithInstruction takes [uri, instruction, targetId?]", {"code": "invalid_params", "message": f"got {len(args)} arguments"})
-        _REQUEST.set(_request_future())
         return await edit_with_instruction(ls, args[0], args[1], args[2] if len(args) > 2 else None)
 
     @ls.command(CMD_SYNTH)
@@ -601,7 +574,6 @@ def register(ls) -> None:
             uri, instruction, fmt = None, args[0], None
         else:
             raise _failed("gap.synthesize takes [uri?, instruction, format]", {"code": "invalid_params", "message": f"got {len(args)} arguments"})
-        _REQUEST.set(_request_future())
         return await synthesize(ls, uri, instruction, fmt)
 
     @ls.command(CMD_ADD_TARGETS)
@@ -609,7 +581,6 @@ def register(ls) -> None:
         """``gap.addTargetsWithModel [uri]``."""
         if len(args) != 1:
             raise _failed("gap.addTargetsWithModel takes [uri]", {"code": "invalid_params", "message": f"got {len(args)} arguments"})
-        _REQUEST.set(_request_future())
         return await add_targets(ls, args[0])
 
     @ls.command(CMD_STATS)

@@ -210,9 +210,3 @@ async def test_deadline_token():
     with pytest.raises(LLMError) as ei:
         d.check()
     assert ei.value.kind == "deadline"
-
-
-async def test_request_future_is_none_outside_a_pygls_command():
-    from gap_ls.llm.commands import _request_future
-
-    assert _request_future() is None
