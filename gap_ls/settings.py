@@ -7,6 +7,7 @@ falls back to its default and the user is told which one.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from typing import Any
@@ -33,6 +34,8 @@ SETTING_NAMES = {
     "llm_timeout": "llm.timeout",
     "llm_deadline": "llm.deadline",
 }
+#: what ``gap.llm.editSyntax`` may be: plain-text edit blocks or JSON envelopes
+EDIT_SYNTAXES = ("blocks", "json")
 #: allowed ranges of the integer settings (inclusive)
 RANGES = {"debounce_ms": (0, 10_000), "preview_port": (0, 65_535), "llm_max_repairs": (0, 10), "llm_timeout": (1, 3600), "llm_deadline": (0, 86_400)}
 
@@ -145,8 +148,8 @@ class Settings:
             if kind.startswith("str") and not isinstance(val, str):
                 problems.append(f"gap.{key}: expected a string, got {shown}; using {current}")
                 continue
-            if f.name == "llm_edit_syntax" and val not in ("blocks", "json"):
-                problems.append(f"gap.{key}: expected \"blocks\" or \"json\", got {shown}; using {current}")
+            if f.name == "llm_edit_syntax" and val not in EDIT_SYNTAXES:
+                problems.append(f"gap.{key}: expected {' or '.join(json.dumps(x) for x in EDIT_SYNTAXES)}, got {shown}; using {current}")
                 continue
             if kind.startswith("float"):
                 if isinstance(val, bool) or not isinstance(val, (int, float)):

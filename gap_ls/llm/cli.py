@@ -32,7 +32,7 @@ from gap_engine.cli import write_atomic
 from gap_engine.replay import format_for_path
 
 from .client import CancelToken
-from .config import LLMConfig
+from .config import SYNTAXES, LLMConfig
 from .pipeline import EditFailed, EditPipeline, Progress
 
 
@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="the artifact to edit (written in place)")
     p.add_argument("-m", "--message", required=True, help="the instruction")
     p.add_argument("--target", help="the target id the edit is about (also scopes the fallback)")
-    p.add_argument("--syntax", choices=("blocks", "json"), help="what the prompt asks for (default: gap.llm.editSyntax / blocks)")
+    p.add_argument("--syntax", choices=SYNTAXES, help="what the prompt asks for (default: gap.llm.editSyntax / blocks)")
     p.add_argument("--format", help="the artifact's MIME type (default: from the file extension)")
     p.add_argument("--base-url", help="OpenAI-compatible endpoint (default: GAP_LLM_BASE_URL)")
     p.add_argument("--model", help="model name (default: GAP_LLM_MODEL)")

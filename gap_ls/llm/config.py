@@ -20,13 +20,13 @@ from typing import Any, Mapping
 
 import attrs
 
-from ..settings import RANGES
+from ..settings import EDIT_SYNTAXES, RANGES
 
 __all__ = ["LLMConfig", "Secret", "redact", "install_log_redaction", "env_problems", "DEFAULT_BASE_URL"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-4o-mini"
-SYNTAXES = ("blocks", "json")
+SYNTAXES = EDIT_SYNTAXES
 
 
 _KNOWN: set[str] = set()  # every secret value seen, for the log redaction
