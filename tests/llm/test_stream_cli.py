@@ -12,7 +12,6 @@ import time
 import pytest
 
 from gap_ls.llm.client import LLMError
-from gap_ls.llm.config import LLMConfig
 from gap_ls.llm.stream import make_token_source
 from tests.fakes import recordings as R
 from tests.fakes.fake_openai import Reply

@@ -1,10 +1,12 @@
 """An editor-like test client on top of pytest-lsp: it keeps its own copy of every open
 document, applies ``workspace/applyEdit`` to it the way an editor does (edits relative to the
-original text, UTF-16 positions), and sends ``didChange`` with the next version."""
+original text, positions in the negotiated encoding: UTF-16 unless told otherwise), and sends
+``didChange`` with the next version. One model for every LSP test (see :class:`Editor`)."""
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import re
 from pathlib import Path
 from typing import Union
@@ -66,36 +68,64 @@ def apply_text_edits(text: str, edits: list[types.TextEdit]) -> str:
     return apply_edits(text, edits, "utf-16")
 
 
+def to_position(text: str, off: int, enc: str) -> types.Position:
+    """The position of code point ``off`` of ``text`` in ``enc`` code units."""
+    starts = line_starts(text)
+    ln = bisect.bisect_right(starts, off) - 1
+    return types.Position(line=ln, character=units(text[starts[ln] : off], enc))
+
+
 class Editor:
-    def __init__(self, client):
+    """The client's documents: text and version per URI, positions in ``enc`` code units.
+
+    ``workspace/applyEdit`` is answered as ``mode`` says: ``"apply"`` (the default),
+    ``"refuse"`` (``applied: false``), ``"error"`` (an error answer) or ``"null"``
+    (``result: null``, as a buggy client might). An edit for a version the editor has moved
+    past fails the test, or with ``refuse_stale=True`` is refused with ``applied: false`` as
+    vscode-languageclient does. ``before_next_apply`` is called once, with no argument, when
+    the next applyEdit arrives and before it is looked at (the user's keystroke already on its
+    way). ``applied`` keeps every applyEdit request received."""
+
+    def __init__(self, client, enc: str = "utf-16", *, refuse_stale: bool = False):
         self.client = client
+        self.enc = enc
+        self.refuse_stale = refuse_stale
         self.docs: dict[str, str] = {}
         self.versions: dict[str, int] = {}
         self.applied: list[types.ApplyWorkspaceEditParams] = []
-        self.refuse = False
+        self.mode = "apply"
+        self.before_next_apply = None
 
         @client.feature(types.WORKSPACE_APPLY_EDIT)
         def _apply(params: types.ApplyWorkspaceEditParams):
             self.applied.append(params)
-            if self.refuse:
-                return types.ApplyWorkspaceEditResult(applied=False, failure_reason="refused by test")
-            edit = params.edit
-            per_doc: dict[str, list] = {}
-            if edit.document_changes:
-                for dc in edit.document_changes:
-                    uri = dc.text_document.uri
-                    if dc.text_document.version is not None:
-                        assert dc.text_document.version == self.versions[uri], "stale version in applyEdit"
-                    per_doc.setdefault(uri, []).extend(dc.edits)
-            for uri, edits in (edit.changes or {}).items():
-                per_doc.setdefault(uri, []).extend(edits)
-            for uri, edits in per_doc.items():
-                if uri in self.docs:
-                    self.replace(uri, apply_text_edits(self.docs[uri], edits))
-                else:  # a file not open in the editor: edited on disk, as editors do
-                    path = Path(unquote(urlparse(uri).path))
-                    path.write_text(apply_text_edits(path.read_text("utf-8"), edits), "utf-8")
+            if self.before_next_apply is not None:
+                fn, self.before_next_apply = self.before_next_apply, None
+                fn()
+            if self.mode == "error":
+                raise RuntimeError("the editor crashed while applying")
+            if self.mode == "refuse":
+                return types.ApplyWorkspaceEditResult(applied=False, failure_reason="refused by the user")
+            if self.mode == "null":
+                return None
+            for dc in params.edit.document_changes or []:
+                uri, version = dc.text_document.uri, dc.text_document.version
+                if version is not None and uri in self.versions and version != self.versions[uri]:
+                    assert self.refuse_stale, f"stale version {version} of {uri} in applyEdit (the editor is at {self.versions[uri]})"
+                    return types.ApplyWorkspaceEditResult(
+                        applied=False, failure_reason=f"Version {version} of {uri} differs from the current version {self.versions[uri]}"
+                    )
+            self.apply_workspace_edit(params.edit)
             return types.ApplyWorkspaceEditResult(applied=True)
+
+    @property
+    def refuse(self) -> bool:
+        """Shorthand: ``mode == "refuse"``."""
+        return self.mode == "refuse"
+
+    @refuse.setter
+    def refuse(self, value: bool) -> None:
+        self.mode = "refuse" if value else "apply"
 
     def open(self, uri: str, text: str, language_id: str = "html") -> None:
         self.docs[uri] = text
@@ -112,7 +142,8 @@ class Editor:
         return uri
 
     def apply_workspace_edit(self, edit: types.WorkspaceEdit) -> None:
-        """Apply a WorkspaceEdit the server returned (rename, resolved code action)."""
+        """Apply a WorkspaceEdit (from applyEdit, a rename, a resolved code action): open
+        documents change in the editor (a didChange each), other files on disk, as editors do."""
         per_doc: dict[str, list] = {}
         for dc in edit.document_changes or []:
             per_doc.setdefault(dc.text_document.uri, []).extend(dc.edits)
@@ -120,33 +151,40 @@ class Editor:
             per_doc.setdefault(uri, []).extend(edits)
         for uri, edits in per_doc.items():
             if uri in self.docs:
-                self.replace(uri, apply_text_edits(self.docs[uri], edits))
+                self.replace(uri, apply_edits(self.docs[uri], edits, self.enc))
             else:
                 path = Path(unquote(urlparse(uri).path))
-                path.write_text(apply_text_edits(path.read_text("utf-8"), edits), "utf-8")
+                path.write_bytes(apply_edits(path.read_bytes().decode("utf-8"), edits, self.enc).encode("utf-8"))
+
+    def _send(self, uri: str, change) -> None:
+        self.versions[uri] += 1
+        self.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=self.versions[uri]), content_changes=[change]
+            )
+        )
 
     def replace(self, uri: str, text: str) -> None:
         """Replace the whole text (a full-sync didChange)."""
         self.docs[uri] = text
-        self.versions[uri] += 1
-        self.client.text_document_did_change(
-            types.DidChangeTextDocumentParams(
-                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=self.versions[uri]),
-                content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
-            )
-        )
+        self._send(uri, types.TextDocumentContentChangeWholeDocument(text=text))
 
     def type_at(self, uri: str, rng: types.Range, text: str) -> None:
-        """An incremental change, as editors send on typing."""
+        """An incremental change of ``rng`` (in ``enc`` positions), as editors send on typing."""
         old = self.docs[uri]
-        s, e = utf16_offset(old, rng.start), utf16_offset(old, rng.end)
+        s, e = to_offset(old, rng.start, self.enc), to_offset(old, rng.end, self.enc)
         self.docs[uri] = old[:s] + text + old[e:]
-        self.versions[uri] += 1
-        self.client.text_document_did_change(
-            types.DidChangeTextDocumentParams(
-                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=self.versions[uri]),
-                content_changes=[types.TextDocumentContentChangePartial(range=rng, text=text)],
-            )
+        self._send(uri, types.TextDocumentContentChangePartial(range=rng, text=text))
+
+    def edit(self, uri: str, start: int, end: int, text: str) -> None:
+        """An incremental change of code points ``[start, end)``."""
+        old = self.docs[uri]
+        self.type_at(uri, types.Range(to_position(old, start, self.enc), to_position(old, end, self.enc)), text)
+
+    def command_future(self, name: str, *args) -> asyncio.Future:
+        """Send ``workspace/executeCommand`` now (before anything sent after this call)."""
+        return self.client.protocol.send_request_async(
+            types.WORKSPACE_EXECUTE_COMMAND, types.ExecuteCommandParams(command=name, arguments=list(args))
         )
 
     async def command(self, name: str, *args):

@@ -55,7 +55,7 @@ async def test_add_targets_refused_by_the_client_says_why(client):
         res = await client.editor.command("gap.addTargets", uri)
     finally:
         client.editor.refuse = False
-    assert res == {"applied": False, "added": [], "reason": "refused by test"}
+    assert res == {"applied": False, "added": [], "reason": "refused by the user"}
     assert client.editor.docs[uri] == text
 
 

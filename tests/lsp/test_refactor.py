@@ -101,7 +101,7 @@ async def test_strip_markers_refused_by_the_client_says_why(ws_client):
         res = await ws_client.editor.command("gap.stripMarkers", uri)
     finally:
         ws_client.editor.refuse = False
-    assert res == {"applied": False, "removed": 0, "reason": "refused by test"}
+    assert res == {"applied": False, "removed": 0, "reason": "refused by the user"}
     assert ws_client.editor.docs[uri] == before
 
 

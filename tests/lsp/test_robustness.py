@@ -4,7 +4,7 @@ position encodings (UTF-8/16/32) with astral characters, combining characters, C
 CR line ends, ``workspace/applyEdit`` refused or failing on the client's side, and the user
 typing while an applied envelope is on its way.
 
-The client here keeps its own model of the documents (:class:`Buffers`), with positions in the
+The client here keeps its own model of the documents (:class:`tests.lsp.editor.Editor`), with positions in the
 negotiated encoding and every line end the LSP recognises (``\\r\\n``, ``\\r``, ``\\n``), written
 independently of the server's code.
 """
@@ -12,11 +12,8 @@ independently of the server's code.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import json
 import sys
-from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import pytest
 import pytest_lsp
@@ -26,102 +23,13 @@ from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from ..conftest import ROOT
-from .editor import apply_edits, fix_code_action_structuring, line_starts, to_offset, units
+from .editor import Editor, fix_code_action_structuring, to_offset
 
 TID = types.TextDocumentIdentifier
 SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "gap_ls"], server_env={"GAP_LLM_API_KEY": ""})
 
-def to_position(text: str, off: int, enc: str) -> types.Position:
-    starts = line_starts(text)
-    ln = bisect.bisect_right(starts, off) - 1
-    return types.Position(line=ln, character=units(text[starts[ln] : off], enc))
-
-
 def text_of(text: str, rng: types.Range, enc: str) -> str:
     return text[to_offset(text, rng.start, enc) : to_offset(text, rng.end, enc)]
-
-
-class Buffers:
-    """The client's documents: text and version per URI, in ``enc`` positions.
-
-    ``mode`` says how ``workspace/applyEdit`` is answered: ``"apply"`` (refusing a stale
-    version with ``applied: false`` as vscode-languageclient does), ``"error"`` (an error
-    answer), ``"refuse"`` or ``"null"`` (``result: null``, as a buggy client might)."""
-
-    def __init__(self, client, enc: str):
-        self.client = client
-        self.enc = enc
-        self.docs: dict[str, str] = {}
-        self.versions: dict[str, int] = {}
-        self.requests: list[types.ApplyWorkspaceEditParams] = []
-        self.mode = "apply"
-        #: called once with no argument when the next applyEdit arrives, before it is looked
-        #: at (the user's keystroke that was already on its way)
-        self.before_next_apply = None
-
-        @client.feature(types.WORKSPACE_APPLY_EDIT)
-        def _apply(params: types.ApplyWorkspaceEditParams):
-            self.requests.append(params)
-            if self.before_next_apply is not None:
-                fn, self.before_next_apply = self.before_next_apply, None
-                fn()
-            if self.mode == "error":
-                raise RuntimeError("the editor crashed while applying")
-            if self.mode == "refuse":
-                return types.ApplyWorkspaceEditResult(applied=False, failure_reason="refused by the user")
-            if self.mode == "null":
-                return None  # a buggy client: "result": null
-            per_doc: dict[str, list] = {}
-            for dc in params.edit.document_changes or []:
-                uri, version = dc.text_document.uri, dc.text_document.version
-                if version is not None and uri in self.versions and version != self.versions[uri]:
-                    return types.ApplyWorkspaceEditResult(
-                        applied=False, failure_reason=f"Version {version} of {uri} differs from the current version {self.versions[uri]}"
-                    )
-                per_doc.setdefault(uri, []).extend(dc.edits)
-            for uri, edits in (params.edit.changes or {}).items():
-                per_doc.setdefault(uri, []).extend(edits)
-            for uri, edits in per_doc.items():
-                if uri in self.docs:
-                    self.replace(uri, apply_edits(self.docs[uri], edits, self.enc))
-                else:
-                    path = Path(unquote(urlparse(uri).path))
-                    path.write_bytes(apply_edits(path.read_bytes().decode("utf-8"), edits, self.enc).encode("utf-8"))
-            return types.ApplyWorkspaceEditResult(applied=True)
-
-    def open(self, uri: str, text: str, language_id: str = "html") -> None:
-        self.docs[uri], self.versions[uri] = text, 1
-        self.client.text_document_did_open(
-            types.DidOpenTextDocumentParams(types.TextDocumentItem(uri=uri, language_id=language_id, version=1, text=text))
-        )
-
-    def _send(self, uri: str, change) -> None:
-        self.versions[uri] += 1
-        self.client.text_document_did_change(
-            types.DidChangeTextDocumentParams(
-                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=self.versions[uri]), content_changes=[change]
-            )
-        )
-
-    def replace(self, uri: str, text: str) -> None:
-        self.docs[uri] = text
-        self._send(uri, types.TextDocumentContentChangeWholeDocument(text=text))
-
-    def edit(self, uri: str, start: int, end: int, text: str) -> None:
-        """An incremental change of code points ``[start, end)``."""
-        old = self.docs[uri]
-        rng = types.Range(to_position(old, start, self.enc), to_position(old, end, self.enc))
-        self.docs[uri] = old[:start] + text + old[end:]
-        self._send(uri, types.TextDocumentContentChangePartial(range=rng, text=text))
-
-    def command_future(self, name: str, *args) -> asyncio.Future:
-        """Send ``workspace/executeCommand`` now (before anything sent after this call)."""
-        return self.client.protocol.send_request_async(
-            types.WORKSPACE_EXECUTE_COMMAND, types.ExecuteCommandParams(command=name, arguments=list(args))
-        )
-
-    async def command(self, name: str, *args):
-        return await asyncio.wait_for(self.command_future(name, *args), 5)
 
 
 def capabilities(enc: str | None = None, **workspace) -> types.ClientCapabilities:
@@ -194,10 +102,10 @@ async def raw_client(lsp_client: LanguageClient):
 @pytest_lsp.fixture(config=SERVER, params=["utf-16", "utf-8", "utf-32"])
 async def enc_client(lsp_client: LanguageClient, request):
     """An initialized client whose only position encoding is the parameter;
-    ``enc_client.buffers`` is its :class:`Buffers`."""
+    ``enc_client.editor`` is its :class:`~tests.lsp.editor.Editor`."""
     enc = request.param
     record(lsp_client)
-    lsp_client.buffers = Buffers(lsp_client, enc)
+    lsp_client.editor = Editor(lsp_client, enc, refuse_stale=True)
     result = await initialize(lsp_client, capabilities(enc))
     assert result.capabilities.position_encoding == enc
     yield lsp_client
@@ -207,7 +115,7 @@ async def enc_client(lsp_client: LanguageClient, request):
 @pytest_lsp.fixture(config=SERVER)
 async def vs_client(lsp_client: LanguageClient):
     record(lsp_client)
-    lsp_client.buffers = Buffers(lsp_client, "utf-16")
+    lsp_client.editor = Editor(lsp_client, "utf-16", refuse_stale=True)
     await initialize(lsp_client)
     yield lsp_client
     await lsp_client.shutdown_session()
@@ -216,7 +124,7 @@ async def vs_client(lsp_client: LanguageClient):
 @pytest_lsp.fixture(config=SERVER)
 async def no_apply_client(lsp_client: LanguageClient):
     """A client without ``workspace.applyEdit`` (e.g. a read-only viewer)."""
-    lsp_client.buffers = Buffers(lsp_client, "utf-16")
+    lsp_client.editor = Editor(lsp_client, "utf-16", refuse_stale=True)
     await initialize(lsp_client, capabilities(apply_edit=False))
     yield lsp_client
     await lsp_client.shutdown_session()
@@ -316,7 +224,7 @@ async def test_a_message_that_is_not_json_gets_a_parse_error_with_a_null_id(raw_
 
 
 async def test_apply_envelope_with_wrong_arguments_is_invalid_params(vs_client):
-    b = vs_client.buffers
+    b = vs_client.editor
     uri = "file:///t/a.html"
     b.open(uri, '<gap:target id="a">x</gap:target>')
     env = '[{"op":"replace","target":{"type":"id","value":"a"},"content":"y"}]'
@@ -326,7 +234,7 @@ async def test_apply_envelope_with_wrong_arguments_is_invalid_params(vs_client):
                 b.command_future("gap.applyEnvelope", 42, env), b.command_future("gap.applyEnvelope", None)]:
         err = await error_of(fut)
         assert err.code == -32602 and "gap.applyEnvelope expects [uri, envelope]" in err.message, err
-    assert b.requests == []
+    assert b.applied == []
     assert (await b.command("gap.applyEnvelope", uri, env))["applied"]
 
 
@@ -349,7 +257,7 @@ def _walk(symbols, text, enc, out):
 
 
 async def test_symbols_diagnostics_and_applied_edits_in_every_encoding(enc_client, tmp_path):
-    c, b = enc_client, enc_client.buffers
+    c, b = enc_client, enc_client.editor
     enc = b.enc
     # a file that is not open, edited before any document was opened: the edit's positions
     # are in the negotiated encoding too
@@ -405,7 +313,7 @@ async def _diagnostics(client, uri: str, version: int) -> list[types.Diagnostic]
 
 
 async def test_an_edit_refused_because_the_user_typed_is_derived_again(vs_client):
-    b = vs_client.buffers
+    b = vs_client.editor
     uri = "file:///t/stale.html"
     text = '<p><gap:target id="total">1</gap:target></p>\n<p>notes</p>\n'
     b.open(uri, text)
@@ -414,7 +322,7 @@ async def test_an_edit_refused_because_the_user_typed_is_derived_again(vs_client
     res = await b.command("gap.applyEnvelope", uri, env)
     assert res["applied"] and any("re-derived" in r for r in res["repairs"])
     assert b.docs[uri] == '<p><gap:target id="total">42</gap:target></p>\n<p>my notes</p>\n'
-    assert len(b.requests) == 2 and b.requests[0].edit.document_changes[0].text_document.version == 1
+    assert len(b.applied) == 2 and b.applied[0].edit.document_changes[0].text_document.version == 1
     assert res["version"] == b.versions[uri] == 3
     # typing inside the target meanwhile: refused, the user's text is kept
     text = b.docs[uri]
@@ -425,7 +333,7 @@ async def test_an_edit_refused_because_the_user_typed_is_derived_again(vs_client
 
 
 async def test_an_error_answer_to_apply_edit_is_a_clear_refusal(vs_client):
-    b = vs_client.buffers
+    b = vs_client.editor
     uri = "file:///t/err.html"
     b.open(uri, '<gap:target id="a">x</gap:target>')
     b.mode = "error"
@@ -444,21 +352,21 @@ async def test_an_error_answer_to_apply_edit_is_a_clear_refusal(vs_client):
 
 
 async def test_no_apply_edit_request_to_a_client_that_cannot_apply_edits(no_apply_client):
-    b = no_apply_client.buffers
+    b = no_apply_client.editor
     uri = "file:///t/ro.html"
     b.open(uri, '<gap:target id="a">x</gap:target>')
     for name, args in [("gap.applyEnvelope", [uri, '[{"op":"replace","target":{"type":"id","value":"a"},"content":"y"}]']),
                        ("gap.stripMarkers", [uri])]:
         err = await error_of(b.command_future(name, *args))
         assert err.code == -32803 and "workspace/applyEdit" in err.message, (name, err)
-    assert b.requests == []
+    assert b.applied == []
 
 
 # -- rejected envelopes ---------------------------------------------------------------------------
 
 
 async def test_a_rejected_envelope_changes_nothing_names_the_operation_and_the_artifact_it_names(vs_client):
-    b = vs_client.buffers
+    b = vs_client.editor
     a_uri, b_uri = "file:///t/a.html", "file:///t/b.html"
     a_text, b_text = '<gap:target id="one">1</gap:target>\r\n<gap:target id="two">2</gap:target>', '<gap:target id="bee">B</gap:target>'
     b.open(a_uri, a_text)
@@ -475,14 +383,14 @@ async def test_a_rejected_envelope_changes_nothing_names_the_operation_and_the_a
     for bad in ["{not json", "", json.dumps({"content": "x"}), json.dumps([{"op": "replace"}]), json.dumps(["x" * 100_000])]:
         err = await error_of(b.command_future("gap.applyEnvelope", a_uri, bad))
         assert err.code == -32803 and err.data["code"] == "invalid_envelope", bad[:40]
-    assert b.requests == [] and b.docs == {a_uri: a_text, b_uri: b_text}
+    assert b.applied == [] and b.docs == {a_uri: a_text, b_uri: b_text}
     # and the same envelope applies where it belongs
     assert (await b.command("gap.applyEnvelope", b_uri, json.dumps(env)))["applied"]
     assert b.docs[b_uri] == '<gap:target id="bee">Q</gap:target>' and b.docs[a_uri] == a_text
 
 
 async def test_two_envelopes_applied_at_once_both_land(vs_client):
-    b = vs_client.buffers
+    b = vs_client.editor
     uri = "file:///t/two.html"
     b.open(uri, '<gap:target id="a">1</gap:target> <gap:target id="b">2</gap:target>')
     one = b.command_future("gap.applyEnvelope", uri, '[{"op":"replace","target":{"type":"id","value":"a"},"content":"A"}]')
@@ -493,7 +401,7 @@ async def test_two_envelopes_applied_at_once_both_land(vs_client):
 
 
 async def test_cancelling_an_apply_whose_edit_was_already_sent_answers_with_what_happened(vs_client):
-    b = vs_client.buffers
+    b = vs_client.editor
     uri = "file:///t/cancel.html"
     b.open(uri, '<gap:target id="a">1</gap:target>')
     msg_id = "apply-to-cancel"
@@ -510,7 +418,7 @@ async def test_cancelling_an_apply_whose_edit_was_already_sent_answers_with_what
 
 
 async def test_folding_honours_the_client_range_limit_keeping_the_outermost_targets(vs_client):
-    b = vs_client.buffers
+    b = vs_client.editor
     uri = "file:///t/many.html"
     sections = []
     for s in range(3):
