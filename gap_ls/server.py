@@ -136,8 +136,9 @@ class GapProtocol(LanguageServerProtocol):
       gives that future to the command, so it can stop cooperatively (pygls would let the task
       run on), and the task's entry in the pending-request table is dropped when it ends
       (pygls keeps one per command run);
-    - a client's answer of the wrong shape (``workspace/applyEdit`` answered with ``null``…)
-      fails the server's request instead of leaving its handler waiting forever.
+    - a client's answer of the wrong shape (``workspace/applyEdit`` answered with ``null``, or
+      with neither ``result`` nor ``error``…) fails the server's request instead of leaving
+      its handler waiting forever or handing it None.
     """
 
     _initialize_seen = False
@@ -210,6 +211,11 @@ class GapProtocol(LanguageServerProtocol):
             asyncio.ensure_future(res)
 
     def structure_message(self, data):
+        if isinstance(data, dict) and "jsonrpc" in data and "id" in data and "method" not in data \
+                and "result" not in data and "error" not in data:
+            # an answer must carry one of them (JSON-RPC 2.0 §5); pygls would resolve the
+            # server's request with None
+            return _Unreadable(data, "an answer with neither result nor error")
         try:
             return super().structure_message(data)
         except JsonRpcException as exc:

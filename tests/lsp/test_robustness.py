@@ -351,6 +351,29 @@ async def test_an_error_answer_to_apply_edit_is_a_clear_refusal(vs_client):
     assert b.docs[uri] == '<gap:target id="a">x</gap:target>'
 
 
+async def test_an_answer_with_neither_result_nor_error_fails_the_edit_without_a_server_error(vs_client):
+    """JSON-RPC 2.0 §5: a response carries ``result`` or ``error``. One with neither (a buggy
+    client) fails the server's applyEdit like any answer of the wrong shape: the command is
+    refused, the document stays, and the user sees no "Error in server" message."""
+    b = vs_client.editor
+    uri = "file:///t/neither.html"
+    b.open(uri, '<gap:target id="a">x</gap:target>')
+
+    def answer_without_result() -> None:  # sent before the editor's own (refusing) answer
+        req = [m for m in vs_client.received if m.get("method") == types.WORKSPACE_APPLY_EDIT][-1]
+        write_raw(vs_client, json.dumps({"jsonrpc": "2.0", "id": req["id"]}).encode())
+
+    b.before_next_apply = answer_without_result
+    b.mode = "refuse"
+    shown = len([m for m in vs_client.received if m.get("method") == types.WINDOW_SHOW_MESSAGE])
+    err = await error_of(b.command_future("gap.applyEnvelope", uri, '[{"op":"replace","target":{"type":"id","value":"a"},"content":"y"}]'))
+    assert err.code == -32803 and "wrong shape" in err.message
+    assert b.docs[uri] == '<gap:target id="a">x</gap:target>'
+    messages = [m["params"]["message"] for m in vs_client.received if m.get("method") == types.WINDOW_SHOW_MESSAGE][shown:]
+    assert not [m for m in messages if "Error in server" in m], messages
+    assert [m for m in messages if "neither result nor error" in m], messages  # the user is told why
+
+
 async def test_no_apply_edit_request_to_a_client_that_cannot_apply_edits(no_apply_client):
     b = no_apply_client.editor
     uri = "file:///t/ro.html"
