@@ -635,7 +635,17 @@ def _content_end(doc: _Doc, node) -> int:
         if last is None:
             break
         node = last
-    return doc.cp(node.end_byte)
+    end = doc.cp(node.end_byte)
+    if node.type == "block_scalar":
+        # a block scalar that closes the document also spans the line breaks (and blank
+        # lines) after its last line; they belong to the document, not to the value
+        body, start = doc.body, doc.cp(node.start_byte)
+        while True:
+            nl = body.rfind("\n", start, end)
+            if nl < 0 or body[nl + 1 : end].strip(" \t"):
+                break
+            end = nl
+    return end
 
 
 def _yaml_value_kind(content: str):

@@ -622,3 +622,23 @@ def test_yaml_beyond_the_tree_parser_line_limit_is_refused_clearly():
         list_paths(doc, Y)
     small = "".join(f"k{i}: {i}\n" for i in range(30_000))
     assert edit(small, Y, "replace", "/k1", "2") == small.replace("k1: 1\n", "k1: 2\n", 1)
+
+
+@pytest.mark.parametrize(
+    "doc, op, ptr, content, want",
+    [
+        ("a: 1\nb: |\n  block\n", "replace", "/b", "2", "a: 1\nb: 2\n"),
+        ("a: 1\nb: |+\n  block\n\n\n", "replace", "/b", "2", "a: 1\nb: 2\n\n\n"),
+        ("a: 1\nb: >\n  block\n  \n", "replace", "/b", "2", "a: 1\nb: 2\n  \n"),
+        ("a: 1\nb:\n  - |\n    block\n", "replace", "/b/0", "z", "a: 1\nb:\n  - z\n"),
+        ("a: 1\nb:\n  - |\n    block\n", "insert_after", "/b/-", "z", "a: 1\nb:\n  - |\n    block\n  - z\n"),
+        ("a: 1\nb:\n  - |\n    block\n", "delete", "/b/0", None, "a: 1\nb: []\n"),
+        ("a: 1\nb: |\n  block\n", "delete", "/b", None, "a: 1\n"),
+    ],
+)
+def test_yaml_block_scalar_at_the_end_keeps_the_final_line_break(doc, op, ptr, content, want):
+    # tree-sitter-yaml ends a block scalar that closes the document after its line breaks:
+    # they are the document's, not the value's, and an edit of the value keeps them
+    new = edit(doc, Y, op, ptr, content)
+    assert new == want
+    assert yaml.safe_load(new) == yaml.safe_load(want)
