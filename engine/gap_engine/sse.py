@@ -11,9 +11,10 @@ The decoder follows the WHATWG HTML "event stream interpretation" rules: UTF-8 (
 is dropped), lines end in CRLF, LF or CR — also when a CR and its LF arrive in different
 chunks —, lines starting with ``:`` are comments, ``field: value`` loses one leading space,
 ``data`` lines join with ``\\n``, an empty line dispatches, an event with no data is not
-dispatched, the last event id persists across events, ``retry`` takes ASCII digits only, an
-``id`` containing NUL is ignored, and an unterminated event at the end of the stream is
-dropped. Chunks may be split anywhere (even inside a UTF-8 sequence).
+dispatched, the last event id persists across events and is the one of the last dispatched
+block (an id in an event cut off by the end of the stream does not count), ``retry`` takes
+ASCII digits only, an ``id`` containing NUL is ignored, and an unterminated event at the end
+of the stream is dropped. Chunks may be split anywhere (even inside a UTF-8 sequence).
 
 Pure: no I/O; feed it what your HTTP client yields.
 """
@@ -95,8 +96,10 @@ def encode_event(event: str | None, data: str, *, id: str | None = None, retry: 
 
 
 def encode_comment(text: str = "") -> str:
-    """A comment line (``: text``), e.g. a transport keep-alive; clients ignore it."""
-    return "".join(f": {line}\n" if line else ":\n" for line in (text.split("\n") if text else [""]))
+    """A comment line (``: text``), e.g. a transport keep-alive; clients ignore it. Each line
+    of ``text`` (CRLF, LF or CR, as the decoder splits them) becomes its own comment line."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n") if text else [""]
+    return "".join(f": {line}\n" if line else ":\n" for line in lines)
 
 
 def _json(obj: Any) -> str:
@@ -242,6 +245,7 @@ class EventDecoder:
         self._data: list[str] = []
         self._has_data = False
         self._retry_set: int | None = None
+        self._id_buf = ""  # the last event ID buffer; the source's last event ID follows it on dispatch
         self.last_event_id: str = ""
         self.retry: int | None = None
 
@@ -314,7 +318,7 @@ class EventDecoder:
             self._has_data = True
         elif field == "id":
             if "\0" not in value:
-                self.last_event_id = value
+                self._id_buf = value
         elif field == "retry":
             if value and value.isascii() and value.isdigit():
                 self.retry = int(value)
@@ -322,6 +326,7 @@ class EventDecoder:
         return None
 
     def _dispatch(self) -> SSEEvent | None:
+        self.last_event_id = self._id_buf  # also for an event without data (WHATWG)
         if not self._has_data:
             # no data, no event (e.g. a "retry: 3000" block, GAP-SSE §4.1): the retry value
             # stays in `self.retry`

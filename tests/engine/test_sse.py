@@ -127,3 +127,25 @@ def test_deeply_nested_event_data_is_an_invalid_envelope_not_a_traceback():
     with pytest.raises(GapError) as ei:
         to_gap_event(SSEEvent(ENVELOPE, "[" * 100_000, "1"))
     assert ei.value.code == "invalid_envelope"
+
+
+def test_last_event_id_counts_only_dispatched_events():
+    # WHATWG: the source's last event ID is set when an event is dispatched (blank line), so an
+    # event cut off by the end of the stream is not reported as received: reconnecting with
+    # Last-Event-ID must make the server send it again (GAP-SSE §3)
+    d = GapStreamDecoder()
+    evs = d.feed(encode_envelope(SYN, 1) + encode_envelope(EDIT, 2)[:-1])
+    assert [e.seq for e in evs] == [1]
+    assert d.last_event_id == "1"
+    assert d.close() == [] and d.last_event_id == "1"
+    # an id-only block (no data) is dispatched without an event and does move it
+    raw = EventDecoder()
+    assert raw.feed("id: 4\n\nid: 5\n") == [] and raw.last_event_id == "4"
+    assert raw.feed("data: x\n\n") == [SSEEvent("message", "x", "5")] and raw.last_event_id == "5"
+
+
+@pytest.mark.parametrize("text", ["a\rdata: injected", "a\r\ndata: injected", "a\ndata: injected"])
+def test_comment_with_line_breaks_cannot_inject_fields(text):
+    wire = encode_comment(text) + encode_heartbeat()
+    evs = EventDecoder().feed(wire)
+    assert [e.event for e in evs] == ["gap:heartbeat"] and evs[0].data == "{}"
