@@ -114,3 +114,54 @@ def test_docs_emacs_snippet(tmp_path, editor_env, workspace):
     assert json.loads(json.dumps(r["after"])) == EDITED
     assert r["opened"].startswith("http://127.0.0.1:"), r
     assert server_command()[0] in r["server"]
+
+
+def test_docs_emacs_envelope_file_and_imenu(tmp_path, editor_env, workspace):
+    """Following docs/editors/emacs.md alone (no harness server entry): a `*.gap.json` buffer is
+    managed by the same gap-ls, so "Apply GAP edit" on the selected envelope edits the artifact;
+    imenu lists the targets; gap-strip-markers strips them."""
+    import re
+
+    from .helpers import REPO, server_command
+
+    md = (REPO / "docs" / "editors" / "emacs.md").read_text(encoding="utf-8")
+    snippet = next(b for b in re.findall(r"```elisp\n(.*?)```", md, re.S) if b.startswith(";; init.el"))
+    cmd = "(" + " ".join(json.dumps(c) for c in server_command()) + ")"
+    (tmp_path / "init.el").write_text(snippet.replace('("gap-ls")', cmd), encoding="utf-8")
+    r = run_emacs(tmp_path, dict(editor_env, GAP_WS=str(workspace)), f"""
+;; only what the docs configure: drop the harness's own server entry
+(setq eglot-server-programs (seq-remove (lambda (e) (equal (cdr e) gap-server-command)) eglot-server-programs))
+(load {json.dumps(str(tmp_path / "init.el"))} nil t)
+(let* ((buf (find-file-noselect (expand-file-name "dashboard.html" gap-ws)))
+       (ebuf (find-file-noselect (expand-file-name "revenue.gap.json" gap-ws))))
+  (with-current-buffer buf (eglot-ensure) (run-hooks 'post-command-hook)
+    (gap-put 'imenu (format "%S" (funcall imenu-create-index-function))))
+  (with-current-buffer ebuf
+    (gap-put 'envelope-mode (symbol-name major-mode))
+    (condition-case e (progn (eglot-ensure) (run-hooks 'post-command-hook)) (error (gap-put 'ensure-error (format "%S" e))))
+    (gap-put 'same-server (if (and (eglot-current-server)
+                                   (eq (eglot-current-server) (with-current-buffer buf (eglot-current-server))))
+                              t :json-false))
+    (let* ((actions (jsonrpc-request (eglot--current-server-or-lose) :textDocument/codeAction
+                                     `(:textDocument ,(eglot--TextDocumentIdentifier)
+                                       :range ,(gap-whole-range ebuf) :context (:diagnostics []))))
+           (action (seq-find (lambda (a) (string-prefix-p "Apply GAP edit" (plist-get a :title))) actions)))
+      (unless action (error "no Apply GAP edit action"))
+      (gap-run-action ebuf action)))
+  (with-timeout (10 nil)
+    (while (not (string-match-p "\\\\$15,720" (gap-text buf))) (accept-process-output nil 0.05)))
+  (gap-put 'after (gap-text buf))
+  ;; an interactive Emacs sends didChange from an idle timer, which batch mode never runs
+  (with-current-buffer buf (eglot--signal-textDocument/didChange))
+  (with-current-buffer buf (gap-put (quote strip-result) (format "%S" (gap-strip-markers))))
+  (with-timeout (10 nil)
+    (while (string-match-p "<gap:target" (gap-text buf)) (accept-process-output nil 0.05)))
+  (gap-put 'stripped (gap-text buf)))
+""")
+    from gap_engine import strip
+
+    assert r.get("same-server") is True, (r.get("envelope-mode"), r.get("ensure-error"))
+    for name in ("header", "stats", "revenue-value", "orders-count", "footer"):
+        assert f'"{name}"' in r["imenu"], r["imenu"]
+    assert r["after"] == EDITED
+    assert r["stripped"] == strip(EDITED), r["strip-result"]
