@@ -31,7 +31,7 @@ from .ingest import ingest
 from .markers import scan, strip
 from .model import Artifact, parse_envelope
 from .replay import format_for_path
-from .store import checksum, verify_checksum
+from .store import checksum, require_unicode, verify_checksum
 
 __all__ = ["main"]
 
@@ -107,7 +107,8 @@ def _is_synthesize(env_text: str, lenient: bool) -> bool:
 def cmd_apply(args) -> int:
     """``gap apply``: apply ENVELOPE to FILE; new body to stdout (or FILE with --in-place).
     A ``meta.checksum`` in the envelope must match the resolved body (GAP §3.1.1, §10), else
-    the envelope is refused (``invalid_content``) and nothing is written. A ``synthesize``
+    the envelope is refused (``invalid_content``) and nothing is written; so is content that
+    leaves a lone surrogate (a ``"\\ud800"`` escape), which has no UTF-8 form. A ``synthesize``
     envelope may name a FILE that does not exist yet (``--in-place`` creates it)."""
     if args.in_place and args.file == "-":
         raise _UsageError("--in-place needs a FILE, not standard input")
@@ -137,6 +138,7 @@ def cmd_apply(args) -> int:
             # a file has no stored version: address it as the version before the envelope's
             art = Artifact(env.id, env.version - 1 if env.name == "edit" else env.version, fmt, body)
         res = apply_with_splices(art, env, strict_markers=args.strict_markers)
+        require_unicode(res.artifact.body, env.id)  # it is written as UTF-8
         cs = env.meta.get("checksum")
         if cs is not None and not verify_checksum(res.artifact.body, cs):  # GAP §3.1.1, §10
             raise GapError(

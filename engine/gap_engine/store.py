@@ -26,7 +26,7 @@ from .apply import TokenCounter, _apply, estimate_tokens, make_handle
 from .errors import INVALID_CONTENT, INVALID_ENVELOPE, TARGET_NOT_FOUND, VERSION_CONFLICT, GapError
 from .model import Artifact, Envelope, _new_artifact, parse_envelope, envelope_from_data
 
-__all__ = ["ArtifactStore", "TRANSITIONS", "checksum", "verify_checksum"]
+__all__ = ["ArtifactStore", "TRANSITIONS", "checksum", "require_unicode", "verify_checksum"]
 
 #: Legal entity-state transitions (GAP §8.1): action → (from, to).
 TRANSITIONS: Mapping[str, tuple[str, str]] = {
@@ -48,6 +48,27 @@ def verify_checksum(body: str, value: str) -> bool:
     if not isinstance(value, str) or not value.startswith("sha256:"):
         return False
     return checksum(body)[7:] == value[7:].lower()
+
+
+def require_unicode(body: str, artifact_id: str | None = None) -> None:
+    """Refuse a body that is not Unicode text: a lone UTF-16 surrogate (``"\\ud800"`` is a
+    valid JSON escape) has no UTF-8 form, so it can be neither checksummed (GAP §10) nor
+    written to a UTF-8 file.
+
+    Raises:
+        GapError: ``invalid_content`` naming the first surrogate and its code-point offset.
+    """
+    if body.isascii():
+        return
+    try:
+        body.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise GapError(
+            INVALID_CONTENT,
+            f"the resolved content holds a lone UTF-16 surrogate (U+{ord(body[exc.start]):04X} at offset "
+            f"{exc.start}): it is not Unicode text and has no UTF-8 form",
+            artifact_id=artifact_id,
+        ) from None
 
 
 @lru_cache(maxsize=1)
@@ -210,12 +231,13 @@ class ArtifactStore:
           artifact is read-only (§8.1, §8.6). A ``meta.state`` different from the current
           state requests a transition, which must be legal (§8.1).
         - ``meta.checksum``, when present, must match the resolved body (§10).
+        - The resolved body must be Unicode text (no lone surrogate from a ``\\ud800`` escape).
         All or nothing: on any error the store is unchanged.
 
         Raises:
             GapError: ``invalid_envelope`` (schema, handle envelope, archived, illegal
                 transition), ``version_conflict``, ``target_not_found``, ``invalid_content``
-                (including a checksum mismatch).
+                (including a checksum mismatch and a body with a lone surrogate).
         """
         env = self._envelope(envelope)
         with self._lock:
@@ -251,6 +273,7 @@ class ArtifactStore:
                     new = _new_artifact(new.id, new.version, new.format, new.body, want_state, new._index)
             else:
                 raise GapError(INVALID_ENVELOPE, f"a {env.name!r} envelope cannot be applied (handles are outputs, GAP §7.2)", artifact_id=env.id)
+            require_unicode(new.body, env.id)
             cs = env.meta.get("checksum")
             if cs is not None and not verify_checksum(new.body, cs):
                 raise GapError(

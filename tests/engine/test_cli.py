@@ -240,3 +240,14 @@ def test_strict_markers_refuses_content_that_breaks_markers(files, capsysbinary)
     assert code == 1 and out == "" and f.read_text() == HTML
     data = json.loads(err)
     assert data["code"] == "invalid_content" and "operation 0" in data["message"]
+
+
+@pytest.mark.parametrize("extra", [[], ["--in-place"], ["--json"]])
+def test_apply_content_that_is_not_unicode_is_refused_not_a_traceback(files, capsysbinary, extra):
+    # a lone surrogate escape ("\ud800") is valid JSON but cannot be written as UTF-8
+    f, e = files
+    e.write_text(env([{"op": "replace", "target": {"type": "id", "value": "n"}, "content": "\ud800"}]))
+    code, out, err = run(["apply", str(f), str(e), *extra], capsysbinary)
+    assert code == 1 and out == ""
+    assert json.loads(err)["code"] == "invalid_content" and "surrogate" in json.loads(err)["message"]
+    assert f.read_text() == HTML

@@ -180,3 +180,18 @@ def test_accepts_text_and_objects_and_keeps_meta(store):
     assert "doc" not in store and len(store) == 0
     with pytest.raises(GapError):
         store.get("doc")
+
+
+def test_content_with_a_lone_surrogate_is_refused_and_the_store_is_unchanged(store):
+    # "\ud800" is a valid JSON escape but no Unicode character: the body would have no UTF-8
+    # bytes (no checksum, §10); the store must refuse it before committing anything
+    before = store.get("doc")
+    for env in (edit(2, content="x\ud800"), edit(2, content="y", checksum="sha256:" + "0" * 64) | {"content": [
+        {"op": "replace", "target": {"type": "id", "value": "n"}, "content": "\udc80"}]}):
+        with pytest.raises(GapError) as ei:
+            store.apply(json.dumps(env))
+        assert ei.value.code == "invalid_content" and "surrogate" in ei.value.message
+        assert store.get("doc") == before and [a.version for a in store.history("doc")] == [1]
+    with pytest.raises(GapError) as ei:
+        store.apply(synth(body="a\udfff", id_="new"))
+    assert ei.value.code == "invalid_content" and "new" not in store
