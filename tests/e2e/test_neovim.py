@@ -338,3 +338,69 @@ H.R.after = H.text(buf)
 """)
         assert fake.requests, f"the model endpoint was not called; server said: {r['messages']}"
     assert r["after"] == ORIGINAL.replace("Updated daily", "Updated hourly")
+
+
+def test_plugin_missing_server_says_so_once(tmp_path, editor_env, workspace):
+    """With gap-ls not installed, the plugin says once which command it could not run (not twice
+    per opened buffer), and :GapPreview / :GapApply repeat that reason instead of a vague 'not attached'."""
+    env = dict(editor_env, GAP_WS=str(workspace))
+    r = run_nvim(tmp_path, env, """
+vim.cmd("filetype on")
+local ws = os.getenv("GAP_WS")
+H.R.notes = {}
+vim.notify = function(msg, level) table.insert(H.R.notes, { msg = tostring(msg), level = level }) end
+require("gap").setup({ cmd = { ws .. "/no-such-gap-ls" } })
+vim.cmd("edit " .. vim.fn.fnameescape(ws .. "/dashboard.html"))
+vim.cmd("edit " .. vim.fn.fnameescape(ws .. "/revenue.gap.json"))
+H.R.opened = #H.R.notes
+vim.cmd("GapPreview")
+vim.fn.setreg("a", "{}")
+vim.cmd("GapApply a")
+""")
+    notes = r["notes"]
+    at_open = notes[: r["opened"]]
+    assert len(at_open) == 1, at_open
+    assert "no-such-gap-ls" in at_open[0]["msg"] and at_open[0]["level"] == 4, at_open  # ERROR
+    later = notes[r["opened"]:]
+    assert len(later) == 2, later
+    assert all("no-such-gap-ls" in n["msg"] for n in later), later
+
+
+def test_plugin_several_buffers(tmp_path, editor_env, workspace):
+    """Two artifacts and an envelope file open: one gap-ls serves them all; :GapApply edits only
+    the current buffer; :GapPreview gives each document its own page."""
+    (workspace / "other.html").write_text(ORIGINAL, encoding="utf-8")
+    env = dict(editor_env, GAP_WS=str(workspace))
+    r = run_nvim(tmp_path, env, """
+vim.cmd("filetype on")
+local ws = os.getenv("GAP_WS")
+local gap = require("gap")
+H.R.opened = {}
+gap.setup({ cmd = H.server_cmd(), browser = function(url) table.insert(H.R.opened, url) end })
+vim.cmd("edit " .. vim.fn.fnameescape(ws .. "/dashboard.html"))
+local a = vim.api.nvim_get_current_buf()
+vim.cmd("edit " .. vim.fn.fnameescape(ws .. "/revenue.gap.json"))
+vim.cmd("edit " .. vim.fn.fnameescape(ws .. "/other.html"))
+local b = vim.api.nvim_get_current_buf()
+assert(H.wait_for(function() local c = gap.client(b); return c ~= nil and c.initialized end, 15000))
+H.client_id = gap.client(b).id
+local ids = {}
+for _, buf in ipairs({ a, b }) do
+  for _, c in pairs(vim.lsp.buf_get_clients(buf)) do if c.name == "gap-ls" then ids[c.id] = true end end
+end
+H.R.clients = vim.tbl_count(ids)
+vim.fn.setreg("a", table.concat(vim.fn.readfile(ws .. "/revenue.gap.json"), "\\n"))
+vim.cmd("GapApply a")
+H.wait_for(function() return H.text(b):find("$15,720", 1, true) ~= nil end, 10000)
+H.R.b = H.text(b)
+H.R.a = H.text(a)
+vim.cmd("GapPreview")
+H.wait_for(function() return #H.R.opened == 1 end, 10000)
+vim.cmd("buffer " .. a)
+vim.cmd("GapPreview")
+H.wait_for(function() return #H.R.opened == 2 end, 10000)
+""")
+    assert r["clients"] == 1
+    assert r["b"] == EDITED
+    assert r["a"] == ORIGINAL
+    assert len(r["opened"]) == 2 and r["opened"][0] != r["opened"][1], r["opened"]

@@ -73,9 +73,24 @@ local function client_config(root)
   }
 end
 
---- Start gap-ls for `bufnr` (or attach the running one). Returns the client id.
+--- Why gap-ls cannot be started (its command is not executable), or nil.
+local function missing_server()
+  local cmd = M.config.cmd
+  if type(cmd) ~= "table" or type(cmd[1]) ~= "string" or vim.fn.executable(cmd[1]) == 1 then return nil end
+  return ("cannot start gap-ls: `%s` is not an executable (pip install gap-ls, or set cmd in require(\"gap\").setup{})")
+    :format(cmd[1])
+end
+
+--- Start gap-ls for `bufnr` (or attach the running one). Returns the client id, or nil when the
+--- server's command is missing (said once, not for every buffer opened).
 function M.attach(bufnr)
   bufnr = bufnr or vim.api.nvim_get_current_buf()
+  local why = missing_server()
+  if why then
+    if M.reported ~= why then notify(why, vim.log.levels.ERROR) end
+    M.reported = why
+    return nil
+  end
   local root = find_root(bufnr)
   if vim.lsp.start and vim.fn.has("nvim-0.10") == 1 then
     return vim.lsp.start(client_config(root), { bufnr = bufnr })
@@ -105,6 +120,8 @@ function M.execute(command, arguments, callback, bufnr)
   bufnr = bufnr or vim.api.nvim_get_current_buf()
   local client = M.client(bufnr)
   if not client then
+    local why = missing_server()
+    if why then return notify(why, vim.log.levels.ERROR) end
     notify("gap-ls is not attached to this buffer (see :LspInfo / :checkhealth lsp)", vim.log.levels.WARN)
     return
   end
@@ -211,6 +228,7 @@ local function define_commands()
 end
 
 function M.setup(opts)
+  M.reported = nil
   M.config = vim.tbl_deep_extend("force", vim.deepcopy(M.defaults), opts or {})
   if opts and opts.filetypes then M.config.filetypes = opts.filetypes end
   define_commands()
