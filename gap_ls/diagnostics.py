@@ -199,19 +199,21 @@ def register(ls) -> None:
             handle.cancel()
         if event == "close":
             ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=doc.uri, diagnostics=[]))
-            return
-        if event == "open" or ls.settings.debounce_ms <= 0:
+        elif event == "open" or ls.settings.debounce_ms <= 0:
             publish(ls, doc)
-            return
-        loop = asyncio.get_running_loop()
+        else:
+            loop = asyncio.get_running_loop()
 
-        def fire() -> None:
-            pending.pop(doc.uri, None)
-            if doc.uri in ls.documents:
-                publish(ls, doc)
+            def fire() -> None:
+                pending.pop(doc.uri, None)
+                if doc.uri in ls.documents:
+                    publish(ls, doc)
 
-        pending[doc.uri] = loop.call_later(ls.settings.debounce_ms / 1000, fire)
-        if CONTEXT_PROVIDERS and event != "open":
+            pending[doc.uri] = loop.call_later(ls.settings.debounce_ms / 1000, fire)
+        if CONTEXT_PROVIDERS:
+            # the open envelope containers are checked against this document's text: opening it
+            # (its buffer may differ from the file), changing it or closing it (back to the
+            # file on disk) can change their diagnostics
             _revalidate_others(ls, doc, pending)
 
     def _revalidate_others(ls, changed: Document, pending) -> None:

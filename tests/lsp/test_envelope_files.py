@@ -173,3 +173,22 @@ async def test_apply_from_an_envelope_file(ws_client):
     res = await ws_client.editor.command(act.command.command, *act.command.arguments)
     assert res["applied"] and ">X</gap:target>" in ws_client.editor.docs[art]
     assert json.loads(text.split("\n")[1])["content"][0]["content"] == "X"
+
+
+async def test_envelope_diagnostics_follow_the_artifact_being_closed_and_reopened(ws_client):
+    """An envelope file is checked against the open artifact's buffer; when the artifact is
+    closed unsaved, it is checked against the file again (and again against the buffer when
+    it is reopened with other text) — with no change to the envelope file itself."""
+    ws, ed = ws_client.ws, ws_client.editor
+    (ws / "bad.gap.json").write_text(BAD)
+    art = ed.open_file(ws / "dashboard.html")
+    added = ed.docs[art].replace("<main>", '<main><gap:target id="average-basket">$9</gap:target>')
+    ed.replace(art, added)
+    uri = ed.open_file(ws / "bad.gap.json", "json")
+    codes = lambda: [d.code for d in ws_client.diagnostics.get(uri, [])]  # noqa: E731
+    assert await wait_for(lambda: codes() == ["version_mismatch"])
+    ws_client.text_document_did_close(types.DidCloseTextDocumentParams(TID(uri=art)))
+    assert await wait_for(lambda: codes() == ["target_not_found"])
+    ws_client.text_document_did_open(types.DidOpenTextDocumentParams(
+        types.TextDocumentItem(uri=art, language_id="html", version=1, text=added)))
+    assert await wait_for(lambda: codes() == [])
