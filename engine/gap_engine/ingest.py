@@ -230,7 +230,7 @@ def _decode_at(text: str, start: int):
     for dec, repairs in ((_STRICT, ()), (_LAX, (raw,))):
         made = repairs
         try:
-            value, end = dec.raw_decode(text, start)
+            value, end = _raw_decode_from(dec, text, start)
             return value, end, made
         except RecursionError:
             return _DEEP
@@ -238,9 +238,13 @@ def _decode_at(text: str, start: int):
             err = exc
         if "control character" not in err.msg:
             break
-    before = text[:err.pos].rstrip()
-    if not (text[err.pos : err.pos + 1] in ("]", "}") and before.endswith(",")):
+    if text[err.pos : err.pos + 1] not in ("]", "}"):
         return None  # not stopped by a trailing comma
+    j = err.pos - 1  # (no slice of the text before: this runs for every bracket in the prose)
+    while j > start and text[j] in " \t\r\n":
+        j -= 1
+    if text[j] != ",":
+        return None
     candidate = _strip_trailing_commas(text[start:])
     for dec, more in ((_STRICT, ()), (_LAX, (raw,))) if not made else ((_LAX, made),):
         try:
@@ -249,6 +253,28 @@ def _decode_at(text: str, start: int):
             continue
         return value, start + _raw_length(text[start:], n), (commas, *more)
     return None
+
+
+_WINDOW = 16384
+
+
+def _raw_decode_from(dec: json.JSONDecoder, text: str, start: int):
+    """``dec.raw_decode(text, start)``, tried on growing windows of the text after ``start``: a
+    ``JSONDecodeError`` computes its line from the start of the document it is given, so
+    failing at every bracket of long prose would be quadratic. A larger window is tried when
+    this one may have cut the value (an error near its end, an unterminated string)."""
+    size = _WINDOW
+    while len(text) - start > size:
+        window = text[start : start + size]
+        try:
+            value, n = dec.raw_decode(window)
+            return value, start + n
+        except json.JSONDecodeError as exc:
+            if exc.pos < size - 16 and not exc.msg.startswith("Unterminated"):
+                exc.doc, exc.pos = text, start + exc.pos  # (the message keeps the window's line)
+                raise
+        size *= 4
+    return dec.raw_decode(text, start)
 
 
 def _raw_length(text: str, n: int) -> int:
@@ -339,6 +365,15 @@ def _normalize_op(op: Any, i: int, fmt: str, repairs: list[str]) -> Any:
             op["content"] = json.dumps(content)
             repairs.append(f"content[{i}].content: turned a {type(content).__name__} into text")
     return op
+
+
+def _digits(v: str) -> int:
+    """The number a string of decimal digits stands for (``" 3 "``, ``"３"``), else -1
+    (``"²"`` is a digit to :meth:`str.isdigit` but no decimal number to :class:`int`)."""
+    try:
+        return int(v) if v.strip().isdecimal() else -1
+    except ValueError:
+        return -1
 
 
 #: The repair :func:`ingest` lists when ``repair_markers=True`` unwraps a replacement.
@@ -521,9 +556,9 @@ def ingest(
         if type(v) is float and v.is_integer() and v >= 1:
             repairs.append(f"version {v!r} → {int(v)}")
             data["version"] = int(v)
-        elif type(v) is str and v.strip().isdigit() and int(v) >= 1:
-            repairs.append(f"version {v!r} → {int(v)}")
-            data["version"] = int(v)
+        elif type(v) is str and _digits(v) >= 1:
+            repairs.append(f"version {v!r} → {_digits(v)}")
+            data["version"] = _digits(v)
         elif not isinstance(v, int) or isinstance(v, bool) or v < 1:
             repairs.append(f"version {v!r} → 1" if v is not None else "version set to 1")
             data["version"] = 1

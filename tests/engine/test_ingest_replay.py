@@ -277,3 +277,28 @@ def test_ingest_names_a_missing_id_or_version_as_set_not_as_none():
     assert "id 'other' → 'page'" in ing.repairs and "version 9 → 5" in ing.repairs
     ing = ingest(json.dumps({"name": "synthesize", "content": [{"body": "<p>x</p>"}]}))
     assert "version set to 1" in ing.repairs and ing.envelope.version == 1
+
+
+@pytest.mark.parametrize("version, want", [("²", 1), ("1²", 1), ("３", 3), (" 7 ", 7), ("0", 1)])
+def test_ingest_a_version_string_of_odd_digits_is_repaired_not_a_traceback(version, want):
+    # str.isdigit() is true for '²', which int() does not read
+    ing = ingest(json.dumps({"protocol": "gap/0.1", "id": "page", "version": version, "name": "edit", "content": [OP]}))
+    assert ing.envelope.version == want and f"version {version!r} → {want}" in ing.repairs
+
+
+@pytest.mark.parametrize("flaw", ["", ",", "raw"])
+def test_ingest_finds_an_envelope_longer_than_the_decode_window_in_prose(flaw):
+    # prose is decoded from each bracket on a bounded window first (a failing decode costs its
+    # position in the text: unbounded, scanning long prose would be quadratic); a value that
+    # is longer than the window, or whose flaw lies beyond it, must still be read whole
+    body = "x" * 70_000 + ("\nraw" if flaw == "raw" else "")
+    text = json.dumps({"protocol": "gap/0.1", "id": "page", "version": 5, "name": "synthesize", "meta": {"format": "text/html"},
+                       "content": [{"body": body}]})
+    if flaw == "raw":
+        text = text.replace("\\nraw", "\nraw")
+    if flaw == ",":
+        text = text[:-2] + ",]}"
+    ing = ingest("Here is the {new} version [as asked]:\n" + text + "\nDone {ok}.")
+    assert ing.envelope.content[0].body == body
+    assert ("removed trailing commas" in ing.repairs) == (flaw == ",")
+    assert ("kept raw line breaks or tabs inside strings" in ing.repairs) == (flaw == "raw")
