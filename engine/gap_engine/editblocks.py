@@ -94,7 +94,7 @@ def _parse_target(raw: str | None, where: str) -> Target:
         if raw.startswith("/"):
             return Target("pointer", raw)
         return Target("id", raw)
-    m = re.match(r'(id|pointer|target)\s*=\s*"?([^"]*)"?$', raw)
+    m = _KEYED.match(raw)
     if m is not None:  # `id="x"` / `pointer="/a"` — lenient
         kind, val = m.group(1), m.group(2)
         if kind == "pointer" or (kind == "target" and val.startswith("/")):
@@ -113,6 +113,9 @@ def _parse_target(raw: str | None, where: str) -> Target:
     return Target("id", raw)
 
 
+_KEYED = re.compile(r'(id|pointer|target)\s*=\s*"?([^"]*)"?$')
+
+
 def _format_target(t: Target) -> str:
     v = t.value
     if t.type == "pointer":
@@ -121,7 +124,7 @@ def _format_target(t: Target) -> str:
         if any(c.isspace() for c in v) or v.startswith('"'):
             return f'"{v}"' if v.startswith("/") and '"' not in v else f"pointer:{v}"
         return v if v.startswith("/") else f"pointer:{v}"
-    if v.startswith(("/", "#", "id:", "pointer:", '"')) or v == "":
+    if v.startswith(("/", "#", "id:", "pointer:", '"')) or v == "" or _KEYED.match(v):
         return f"id:{v}"
     if any(c.isspace() for c in v):
         return f'"{v}"'
@@ -165,17 +168,21 @@ class BlockStream:
         self._count = 0
 
     def feed(self, chunk: str) -> list:
-        self._buf += chunk
+        buf = self._buf + chunk
         out: list = []
-        while True:
-            nl = self._buf.find("\n")
-            if nl < 0:
-                break
-            line = self._buf[:nl]
-            self._buf = self._buf[nl + 1 :]
-            if line.endswith("\r"):
-                line = line[:-1]
-            self._line(line, out)
+        pos = 0  # (the buffer is cut once per chunk, not once per line)
+        try:
+            while True:
+                nl = buf.find("\n", pos)
+                if nl < 0:
+                    break
+                line = buf[pos:nl]
+                pos = nl + 1
+                if line.endswith("\r"):
+                    line = line[:-1]
+                self._line(line, out)
+        finally:
+            self._buf = buf[pos:]
         return out
 
     def close(self) -> list:
@@ -218,7 +225,7 @@ class BlockStream:
             return  # `<<<EOF` in prose, a heredoc…: not a block
         where = f"edit block {self._count + 1} (line {self._line_no})"
         if kind == "gap":
-            parts = (rest or "").split()
+            parts = (rest or "").split(None, 2)  # the format may have parameters (`; charset=…`)
             ident = parts[0] if parts else None
             version = None
             if len(parts) > 1:
