@@ -238,7 +238,7 @@ class EventDecoder:
 
     def __init__(self) -> None:
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buf = ""
+        self._buf: list[str] = []  # text after the last line break, in the pieces it came in
         self._cr = False  # the previous chunk ended with CR: skip a LF that starts this one
         self._first = True
         self._event = ""
@@ -263,7 +263,11 @@ class EventDecoder:
         if self._cr and text.startswith("\n"):
             text = text[1:]
         self._cr = False
-        buf = self._buf + text
+        if "\n" not in text and "\r" not in text:
+            self._buf.append(text)  # a long line arriving in pieces is joined once, at its end
+            return []
+        self._buf.append(text)
+        buf = "".join(self._buf)
         out: list[SSEEvent] = []
         pos = 0
         n = len(buf)
@@ -286,14 +290,14 @@ class EventDecoder:
             ev = self._line(line)
             if ev is not None:
                 out.append(ev)
-        self._buf = buf[pos:]
+        self._buf = [buf[pos:]] if pos < n else []
         return out
 
     def close(self) -> list[SSEEvent]:
         """End of stream: flush the decoder; an event without its blank line is discarded."""
         tail = self._utf8.decode(b"", final=True)
         out = self.feed(tail) if tail else []
-        self._buf = ""
+        self._buf = []
         self._reset()
         return out
 

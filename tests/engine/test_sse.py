@@ -149,3 +149,13 @@ def test_comment_with_line_breaks_cannot_inject_fields(text):
     wire = encode_comment(text) + encode_heartbeat()
     evs = EventDecoder().feed(wire)
     assert [e.event for e in evs] == ["gap:heartbeat"] and evs[0].data == "{}"
+
+
+def test_a_long_data_line_in_many_chunks_is_one_event():
+    # the pieces of a line are kept apart until its line break arrives (joining them on every
+    # chunk made a multi-megabyte envelope quadratic to decode)
+    data = json.dumps({"body": "é" * 300_000})
+    wire = encode_event("gap:envelope", data, id="3").encode()
+    d = EventDecoder()
+    evs = [ev for i in range(0, len(wire), 1000) for ev in d.feed(wire[i : i + 1000])]
+    assert evs == [SSEEvent("gap:envelope", data, "3")] and d.close() == []
