@@ -770,6 +770,8 @@ def _yaml_replace_value(doc: _Doc, member, node, text, block, label, aid):
         c = key_col + len(_indent_step(body))
         placed = _reindent(text, " " * c)
         if not comment:
+            if gap and "\n" not in gap:
+                return s, e, placed  # on the key's line: the space before it (alignment) stays
             return colon_end, e, " " + placed
         # a scalar or flow value goes on the key's line, before the comments
         if placed.lstrip()[:1] in ("|", ">") and "\n" in placed:

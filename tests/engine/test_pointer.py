@@ -642,3 +642,18 @@ def test_yaml_block_scalar_at_the_end_keeps_the_final_line_break(doc, op, ptr, c
     new = edit(doc, Y, op, ptr, content)
     assert new == want
     assert yaml.safe_load(new) == yaml.safe_load(want)
+
+
+@pytest.mark.parametrize(
+    "doc, ptr, content, want",
+    [
+        ("name:    foo\nversion: 1\n", "/name", "bar", "name:    bar\nversion: 1\n"),
+        ("name:    foo\nversion: 1\n", "/name", "[1, 2]", "name:    [1, 2]\nversion: 1\n"),
+        ("name:\tfoo\nversion: 1\n", "/name", "bar", "name:\tbar\nversion: 1\n"),
+        ("- a:    1\n  bb:   2\n", "/0/bb", '"x"', '- a:    1\n  bb:   "x"\n'),
+        ("name:    foo\nversion: 1\n", "/name", "a: 1\nb: 2", "name:\n  a: 1\n  b: 2\nversion: 1\n"),
+    ],
+)
+def test_yaml_replace_keeps_the_spacing_between_key_and_value(doc, ptr, content, want):
+    # aligned values (`name:    foo`) stay aligned: only the value's own text is replaced
+    assert edit(doc, Y, "replace", ptr, content) == want
