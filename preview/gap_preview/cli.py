@@ -82,7 +82,8 @@ def decode(data: bytes) -> Decoded:
     """The text of a file, as a browser or an editor would read it: a byte-order mark (UTF-8,
     UTF-16, UTF-32) wins; else UTF-8; else the encoding the document declares (HTML ``<meta
     charset>``, XML ``encoding=``) in its first 1024 bytes; else windows-1252 (what browsers
-    assume for a legacy page), with a note. Bytes with NULs and no BOM are a binary file: a
+    assume for a legacy page), with a note. UTF-8 that ends inside a character (a file read
+    while it is being written) is the text before that character. Bytes with NULs and no BOM are a binary file: a
     short notice is shown instead of garbage."""
     for bom, enc in _BOMS:
         if data.startswith(bom):
@@ -91,6 +92,10 @@ def decode(data: bytes) -> Decoded:
         return Decoded(data.decode("utf-8"), None, None)
     except UnicodeDecodeError as e:
         bad = e.start
+        if e.end == len(data) and e.reason == "unexpected end of data":
+            # valid UTF-8 cut inside its last character: a writer is still writing the file
+            # (buffered writes end at byte counts); show the text so far, the rest comes next
+            return Decoded(data[:bad].decode("utf-8"), None, None)
     if b"\x00" in data[:8192]:
         return Decoded(f"Binary file ({len(data):,} bytes): not shown.\n", "text/plain", f"binary file, {len(data):,} bytes")
     m = _DECLARED.search(data[:1024])

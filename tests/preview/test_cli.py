@@ -116,6 +116,43 @@ def test_decode_boms_declared_charsets_legacy_and_binary():
     assert d.note.startswith("binary file")
 
 
+def test_decode_utf8_cut_mid_character():
+    """A UTF-8 file read while a writer is still writing it can end in the middle of a
+    character (buffered writers flush at byte counts, not character boundaries): that is the
+    text so far, not a legacy file — the whole page used to flash as windows-1252 mojibake
+    ("â€”", "ðŸ“ˆ") with a "not valid UTF-8" note until the next write."""
+    from gap_preview.cli import decode
+
+    text = "<p>Sales — Q3 📈 café</p>\n"
+    data = text.encode()
+    for cut in range(len(data) + 1):
+        d = decode(data[:cut])
+        assert data.startswith(d.text.encode()), (cut, d)
+        assert d.note is None and d.format is None, (cut, d)
+        assert len(d.text.encode()) >= cut - 3, (cut, d)
+    # a bad byte before the end is still a legacy file
+    assert decode("café!".encode("cp1252")).note is not None
+
+
+def test_watcher_follows_a_write_cut_mid_character(tmp_path):
+    f = tmp_path / "stream.md"
+    whole = "# Sales — Q3 📈\n".encode()
+    f.write_bytes(whole[:-3])  # the emoji's first two bytes only
+    srv, w, t = _watch(tmp_path, f)
+    key = key_for(f)
+    doc = lambda: srv.hub.docs.get(key)  # noqa: E731
+    try:
+        wait_until(lambda: doc() is not None and doc().text.startswith("# Sales"))
+        assert doc().text == "# Sales — Q3 " and doc().status is None, (doc().text, doc().status)
+        f.write_bytes(whole)
+        wait_until(lambda: doc().text == whole.decode())
+        assert doc().status is None
+    finally:
+        w.stop_event.set()
+        t.join(5)
+        srv.stop()
+
+
 def _watch(tmp_path, f, **kw):
     srv = PreviewServer(roots=[tmp_path]).start()
     w = Watcher(srv, [f], **kw)
