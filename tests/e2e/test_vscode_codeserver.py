@@ -492,6 +492,77 @@ def test_preview_to_the_side(session):
         s.fail(step, exc)
 
 
+def preview_src(page) -> str | None:
+    """The URL the GAP preview webview frames now (its iframe#gap-preview src), or None."""
+    for frame in page.frames:
+        try:
+            el = frame.query_selector("iframe#gap-preview")
+        except Exception:  # noqa: BLE001 — frame detached while looking
+            continue
+        if el:
+            return el.get_attribute("src")
+    return None
+
+
+def preview_text(page, origin: str) -> str:
+    """The body text of the preview page served from ``origin`` inside the webview ('' if none)."""
+    for frame in page.frames:
+        if not frame.url.startswith(origin):
+            continue
+        try:
+            text = frame.inner_text("body", timeout=1_000)
+        except Exception:  # noqa: BLE001 — not loaded yet / detached
+            continue
+        if "Revenue" in text:
+            return text
+    return ""
+
+
+def test_preview_follows_server_restart(session):
+    """The preview panel is open when the server restarts (new port, new token): the panel moves
+    to the new server's page instead of keeping the dead session, and running Open Preview to the
+    Side again shows the live page."""
+    s, page = session, session.page
+    step = "open the preview and note its URL"
+    try:
+        s.focus_tab("dashboard.html")
+        s.command("GAP: Open Preview to the Side")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (preview_src(page) or "").startswith("http://127.0.0.1:"):
+            page.wait_for_timeout(300)
+        old = preview_src(page)
+        assert old and old.startswith("http://127.0.0.1:"), old
+
+        step = "restart the server; open the preview again"
+        s.focus_tab("dashboard.html")
+        s.command("GAP: Restart Server")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and preview_src(page) == old:
+            page.wait_for_timeout(300)
+        s.wait_server_up(60)
+        s.focus_tab("dashboard.html")
+        s.command("GAP: Open Preview to the Side")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and preview_src(page) == old:
+            page.wait_for_timeout(300)
+        new = preview_src(page)
+        assert new and new != old and new.startswith("http://127.0.0.1:"), (
+            "after a server restart the preview panel still frames the old session's URL")
+
+        step = "the new preview page shows the artifact"
+        origin = re.match(r"http://127\.0\.0\.1:\d+", new).group(0)
+        shown = ""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not shown:
+            shown = preview_text(page, origin)
+            page.wait_for_timeout(300)
+        assert "Revenue" in shown
+    except pytest.skip.Exception:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        s.fail(step, exc)
+
+
 MODEL_REPLY = """Here is the edit:
 
 ```json

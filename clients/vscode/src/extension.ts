@@ -161,6 +161,8 @@ async function restart(context: vscode.ExtensionContext): Promise<void> {
   } finally {
     starting = undefined;
   }
+  // the new server has its own preview session (port and token): follow it
+  await preview.refresh();
 }
 
 async function readyClient(): Promise<LanguageClient> {

@@ -16,6 +16,8 @@ export class PreviewPanel implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
   private currentUri: vscode.Uri | undefined;
   private currentUrl: string | undefined;
+  /** Counts show() calls: only the latest one may point the panel (switching editors quickly). */
+  private requests = 0;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly stateEmitter = new vscode.EventEmitter<void>();
   readonly onDidChangeState = this.stateEmitter.event;
@@ -54,12 +56,18 @@ export class PreviewPanel implements vscode.Disposable {
       }
       return;
     }
+    const request = ++this.requests;
     let url: string | undefined;
     try {
       url = await this.getUrl(uri);
     } catch (err) {
-      void vscode.window.showErrorMessage(`GAP preview: ${errorMessage(err)}`);
+      if (request === this.requests) {
+        void vscode.window.showErrorMessage(`GAP preview: ${errorMessage(err)}`);
+      }
       return;
+    }
+    if (request !== this.requests || (!reveal && !this.panel)) {
+      return; // a later show() decides what the panel shows; a closed panel is not followed back open
     }
     if (!url) {
       void vscode.window.showWarningMessage('GAP preview: the server returned no preview URL for this document.');
@@ -94,6 +102,17 @@ export class PreviewPanel implements vscode.Disposable {
     this.panel.title = `GAP Preview: ${basename(uri)}`;
     this.log(`preview ${uri.toString()} → ${redact(url)}`);
     this.stateEmitter.fire();
+  }
+
+  /** Ask the server for the current document's URL again and point the panel at it: after a
+   *  server restart the old URL names a session (port, token) that no longer exists. */
+  async refresh(): Promise<void> {
+    const uri = this.currentUri;
+    if (!this.panel || !uri) {
+      return;
+    }
+    this.currentUri = undefined;
+    await this.show(uri, false);
   }
 
   dispose(): void {
