@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 
 from gap_engine.markers import iter_markers
 from gap_engine.pointer import YAML_MAX_LINES, format_kind
 from lsprotocol import types
 
 from .documents import Document
-from .ids import is_role_based
+from .ids import attr_id_span, is_role_based
 
 log = logging.getLogger("gap_ls.diagnostics")
 
@@ -132,9 +131,6 @@ def yaml_size_diagnostics(doc: Document) -> list[types.Diagnostic]:
     ]
 
 
-_NAMED_CLOSE = re.compile(r"</gap:target\s+[^>]*?\bid\s*=\s*[\"']([^\"']*)[\"'][^>]*>")
-
-
 def overlap_diagnostics(doc: Document) -> list[types.Diagnostic]:
     """Regions that overlap instead of nesting: a closing marker naming a target that is not
     the innermost one still open."""
@@ -144,12 +140,11 @@ def overlap_diagnostics(doc: Document) -> list[types.Diagnostic]:
     out = []
     stack: list[str | None] = []
     for s, e, closing in iter_markers(text):
+        ids = attr_id_span(text, s, e)
         if not closing:
-            m = _ID.search(text, s, e)
-            stack.append(m.group(1) if m else None)
+            stack.append(text[ids[0] : ids[1]] if ids else None)
             continue
-        m = _NAMED_CLOSE.match(text, s)
-        named = m.group(1) if m and m.end() == e else None
+        named = text[ids[0] : ids[1]] if ids else None
         inner = stack.pop() if stack else None
         if named is not None and inner is not None and named != inner and named in stack:
             out.append(
@@ -164,8 +159,6 @@ def overlap_diagnostics(doc: Document) -> list[types.Diagnostic]:
             )
     return out
 
-
-_ID = re.compile(r"""\bid\s*=\s*["']([^"']*)["']""")
 
 #: extra diagnostic providers: callables ``f(doc) -> list[Diagnostic]`` (other modules add theirs)
 PROVIDERS = [marker_diagnostics, id_diagnostics, json_marker_diagnostics, overlap_diagnostics, yaml_size_diagnostics]

@@ -7,6 +7,7 @@ the current value").
 - :func:`propose_id` — a role-based id for a piece of content (HTML element id / class /
   landmark, a code definition's name, a Markdown heading, else its first words).
 - :func:`unique` — ``base``, ``base-2``, ``base-3``… not in a given set.
+- :func:`attr_id_span` — where a marker's ``id`` attribute value is.
 """
 
 from __future__ import annotations
@@ -105,3 +106,17 @@ def unique(base: str, taken) -> str:
     while f"{base}-{n}" in taken:
         n += 1
     return f"{base}-{n}"
+
+
+# one attribute (name = quoted value), read by name as the engine does: ``data-id="x"`` or a
+# label mentioning ``id='y'`` is not the id
+_ATTR = re.compile(r"""([A-Za-z_:][-\w:.]*)\s*=\s*(["'])(.*?)\2""", re.S)
+
+
+def attr_id_span(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Code-point offsets ``(start, end)`` of the value of the ``id`` attribute of the marker
+    ``text[start:end]`` (quotes excluded), or None when it has none."""
+    for m in _ATTR.finditer(text, start, end):
+        if m.group(1) == "id":
+            return m.start(3), m.end(3)
+    return None

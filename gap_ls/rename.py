@@ -3,7 +3,8 @@
 
 A target is addressed from the id in its opening marker, from anywhere on its closing
 marker, or from the ``target.value`` of an operation in an envelope container (``*.gap.json``,
-``*.gap.jsonl``, Markdown fences). Renaming changes the marker and every operation, in open
+``*.gap.jsonl``, Markdown fences). Renaming changes the marker's ``id`` attribute (and a closing marker that
+names the target) and every operation, in open
 documents and in workspace files, whose envelope names that artifact (``id`` → artifact, see
 :func:`gap_ls.envelope_files.resolve_artifact`). A new name that is empty, holds quotes,
 angle brackets or whitespace, or is already used in the artifact is refused (RequestFailed).
@@ -20,19 +21,16 @@ from lsprotocol import types
 from .documents import Document
 from .edits import ApplyFailed, multi_edit
 from .envelope_files import ArtifactView, envelope_at, envelope_kind, envelopes_of, find_envelopes, is_envelope_file, resolve_artifact
+from .ids import attr_id_span
 from .progress import work_done
 from .workspace import envelope_file_uris, read_text
 
-_ID_ATTR = re.compile(r"""\bid\s*=\s*(["'])(.*?)\1""", re.S)
 _VALID = re.compile(r"""\A[^\s"'<>&\\]+\Z""")
 
 
 def marker_id_span(text: str, span) -> tuple[int, int] | None:
     """Offsets of the id value inside ``span``'s opening marker."""
-    m = _ID_ATTR.search(text, span.start, span.content_start)
-    if m is None:
-        return None
-    return m.start(2), m.end(2)
+    return attr_id_span(text, span.start, span.content_start)
 
 
 def target_at(doc: Document, offset: int):
@@ -130,6 +128,9 @@ def rename_edit(ls, view: ArtifactView, span, new_name: str) -> types.WorkspaceE
     ids = marker_id_span(adoc.text, span)
     if ids is not None:
         per[adoc.uri] = (adoc.version, [types.TextEdit(range=adoc.range_at(*ids), new_text=new_name)])
+        closing = attr_id_span(adoc.text, span.content_end, span.end)  # ``</gap:target id="…">``
+        if closing is not None and adoc.text[closing[0] : closing[1]] == span.id:
+            per[adoc.uri][1].append(types.TextEdit(range=adoc.range_at(*closing), new_text=new_name))
     escaped = json.dumps(new_name, ensure_ascii=False)[1:-1]
     for loc in references(ls, view.uri, span.id):
         version = ls.documents.get(loc.uri).version if loc.uri in ls.documents else None

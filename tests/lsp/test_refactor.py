@@ -8,7 +8,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from .editor import position_of, range_of, text_in
+from .editor import position_of, range_of, text_in, wait_for
 
 
 async def code_actions(client, uri, rng, only=None):
@@ -181,3 +181,23 @@ async def test_references_from_a_marker(ws_client):
     )
     assert locs[0].uri == uri and text_in(text, locs[0].range).startswith('<gap:target id="revenue-value"')
     assert len(locs) == 3
+
+
+async def test_rename_changes_the_id_attribute_not_one_ending_in_id(ws_client):
+    """``data-id`` or a label mentioning ``id='…'`` is not the target's id (the engine reads
+    attributes by name): rename and prepareRename change the ``id`` attribute itself, and a
+    closing marker that names the target follows it."""
+    ed = ws_client.editor
+    uri = (ws_client.ws / "ids.html").as_uri()
+    text = '<gap:target data-id="q" label="by id=\'z\'" id="total">1</gap:target id="total">\n'
+    ed.open(uri, text)
+    tid = types.TextDocumentIdentifier(uri=uri)
+    prep = await ws_client.text_document_prepare_rename_async(types.PrepareRenameParams(text_document=tid, position=types.Position(0, 3)))
+    assert prep.placeholder == "total" and text_in(text, prep.range) == "total"
+    edit = await ws_client.text_document_rename_async(types.RenameParams(text_document=tid, position=types.Position(0, 3), new_name="sum"))
+    ed.apply_workspace_edit(edit)
+    assert ed.docs[uri] == text.replace('id="total"', 'id="sum"')
+    # the overlap check reads ids the same way: 'b' is the inner target, not 'a'
+    o = (ws_client.ws / "overlap.html").as_uri()
+    ed.open(o, '<gap:target id="a">1<gap:target data-id="a" id="b">2</gap:target id="a"></gap:target id="b">\n')
+    assert await wait_for(lambda: "overlap" in [d.code for d in ws_client.diagnostics.get(o, [])])
