@@ -642,9 +642,11 @@ def _content_end(doc: _Doc, node) -> int:
         body, start = doc.body, doc.cp(node.start_byte)
         while True:
             nl = body.rfind("\n", start, end)
-            if nl < 0 or body[nl + 1 : end].strip(" \t"):
+            if nl < 0 or body[nl + 1 : end].strip(" \t\r"):
                 break
             end = nl
+        if body[end - 1 : end] == "\r":  # (a CRLF body, as pointer_span reads it)
+            end -= 1
     return end
 
 

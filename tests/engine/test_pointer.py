@@ -657,3 +657,10 @@ def test_yaml_block_scalar_at_the_end_keeps_the_final_line_break(doc, op, ptr, c
 def test_yaml_replace_keeps_the_spacing_between_key_and_value(doc, ptr, content, want):
     # aligned values (`name:    foo`) stay aligned: only the value's own text is replaced
     assert edit(doc, Y, "replace", ptr, content) == want
+
+
+@pytest.mark.parametrize("nl", ["\n", "\r\n"])
+def test_span_of_a_block_scalar_that_ends_the_document_is_its_text(nl):
+    body = f"a: 1{nl}b: |{nl}  x{nl}{nl}"
+    s, e = pointer_span(body, Y, "/b")
+    assert body[s:e] == f"|{nl}  x"
