@@ -353,7 +353,8 @@ class ArtifactStore:
 
         Raises:
             GapError: ``invalid_content`` naming the offending field (schema
-                ``schemas/entity.schema.json``), ``target_not_found``.
+                ``schemas/entity.schema.json``, or a value JSON cannot hold: NaN, a set…),
+                ``target_not_found``.
         """
         with self._lock:
             e = self._entry(artifact_id)
@@ -363,6 +364,11 @@ class ArtifactStore:
                     ent.pop(k, None)
                 else:
                     ent[k] = v
+            for k, v in ent.items():  # (stored and handed out as JSON: no NaN, sets, objects…)
+                try:
+                    json.dumps(v, allow_nan=False)
+                except (TypeError, ValueError) as exc:
+                    raise GapError(INVALID_CONTENT, f"entity.{k}: not a JSON value ({exc})", artifact_id=artifact_id) from None
             errors = sorted(_entity_validator().iter_errors(ent), key=lambda x: list(map(str, x.absolute_path)))
             if errors:
                 err = errors[0]

@@ -195,3 +195,12 @@ def test_content_with_a_lone_surrogate_is_refused_and_the_store_is_unchanged(sto
     with pytest.raises(GapError) as ei:
         store.apply(synth(body="a\udfff", id_="new"))
     assert ei.value.code == "invalid_content" and "new" not in store
+
+
+@pytest.mark.parametrize("value", [object(), float("nan"), {1, 2}, b"x", {"k": float("inf")}])
+def test_entity_fields_that_are_not_json_are_refused(store, value):
+    before = store.entity("doc")
+    with pytest.raises(GapError) as ei:
+        store.set_entity("doc", vendor_x=value)
+    assert ei.value.code == "invalid_content" and "vendor_x" in ei.value.message
+    assert store.entity("doc") == before
