@@ -113,7 +113,8 @@ def build_app(srv: "PreviewServer") -> Guard:
 
         Confined by resolved path (``Path.resolve`` then ``is_relative_to`` on path segments,
         so symlinks and ``..`` cannot leave the root, and ``/root-other`` is not under
-        ``/root``); dot-files and dot-directories are never served.
+        ``/root``); dot-files and dot-directories are never served, named or reached through a
+        symlink.
         """
         ft = request.path_params["ftoken"]
         if not hmac.compare_digest(ft.encode(), srv.files_token.encode()):
@@ -140,6 +141,8 @@ def build_app(srv: "PreviewServer") -> Guard:
             return PlainTextResponse("not found", status_code=404)
         if not target.is_relative_to(root) or not target.is_file():
             return PlainTextResponse("not found", status_code=404)
+        if any(p.startswith(".") for p in target.relative_to(root).parts):
+            return PlainTextResponse("not found", status_code=404)  # a symlink to a dot-file
         return FileResponse(target, headers={"Content-Security-Policy": "sandbox", "Cache-Control": "no-cache"})
 
     # -- data ----------------------------------------------------------------------------

@@ -240,6 +240,9 @@ def tree(tmp_path_factory):
     (base / "root-evil" / "x.txt").write_text("SECRET sibling")
     os.symlink(base / "outside.txt", root / "link.txt")
     os.symlink(base, root / "up")
+    # links inside the root whose names have no dot, to a dot-file / dot-directory of the root
+    os.symlink(root / ".env", root / "env-link.txt")
+    os.symlink(root / ".git", root / "gitdir")
     return base, root
 
 
@@ -270,6 +273,8 @@ def test_files_served_only_under_roots(fsrv, tree):
         f"/f/{ft}/0/up/root-evil/x.txt",
         f"/f/{ft}/0/.env",
         f"/f/{ft}/0/.git/config",
+        f"/f/{ft}/0/env-link.txt",  # symlink to a dot-file inside the root
+        f"/f/{ft}/0/gitdir/config",  # directory symlink to a dot-directory inside the root
         f"/f/{ft}/0//etc/passwd",
         f"/f/{ft}/0/%2fetc%2fpasswd",
         f"/f/{ft}/1/x.txt",  # no such root
