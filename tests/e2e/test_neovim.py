@@ -404,3 +404,56 @@ H.wait_for(function() return #H.R.opened == 2 end, 10000)
     assert r["b"] == EDITED
     assert r["a"] == ORIGINAL
     assert len(r["opened"]) == 2 and r["opened"][0] != r["opened"][1], r["opened"]
+
+
+def test_docs_neovim_07_snippet_beside_another_server(tmp_path, editor_env, workspace):
+    """The documented 0.7 set-up in a Neovim that also runs another server for HTML (the usual
+    case): :GapApply and :GapPreview talk to gap-ls only — no error from the other server is
+    shown as a gap-ls error."""
+    import sys
+
+    snippet = doc_block("(Neovim 0.7+)")
+    (tmp_path / "init.lua").write_text(snippet.replace('cmd = { "gap-ls" }', "cmd = H_SERVER_CMD"), encoding="utf-8")
+    other = [sys.executable, str(E2E / "nvim" / "other_server.py")]
+    env, opened = fake_opener(tmp_path, dict(editor_env, GAP_WS=str(workspace), OTHER_LS=json.dumps(other)))
+    r = run_nvim(tmp_path, env, f"""
+vim.cmd("filetype on")
+H.R.notes = {{}}
+vim.notify = function(msg, level) table.insert(H.R.notes, {{ msg = tostring(msg), level = level }}) end
+-- the user's HTML server
+local other
+vim.api.nvim_create_autocmd("FileType", {{ pattern = "html", callback = function(args)
+  other = other or vim.lsp.start_client({{ name = "other-ls", cmd = vim.fn.json_decode(os.getenv("OTHER_LS")),
+    root_dir = vim.fn.getcwd() }})
+  vim.lsp.buf_attach_client(args.buf, other)
+end }})
+H_SERVER_CMD = H.server_cmd()
+dofile({json.dumps(str(tmp_path / "init.lua"))})
+local ws = os.getenv("GAP_WS")
+vim.cmd("edit " .. vim.fn.fnameescape(ws .. "/dashboard.html"))
+local buf = vim.api.nvim_get_current_buf()
+assert(H.wait_for(function()
+  local n = 0
+  for _, c in pairs(vim.lsp.buf_get_clients(buf)) do
+    if c.initialized then n = n + 1 end
+    if c.name == "gap-ls" then H.client_id = c.id end
+  end
+  return n == 2
+end, 15000), "gap-ls and the other server did not both attach")
+vim.fn.setreg("a", table.concat(vim.fn.readfile(ws .. "/revenue.gap.json"), "\\n"))
+vim.cmd("GapApply a")
+H.wait_for(function() return H.text(buf):find("$15,720", 1, true) ~= nil end, 10000)
+H.R.after = H.text(buf)
+vim.cmd("GapPreview")
+H.wait_for(function() return vim.fn.filereadable({json.dumps(str(opened))}) == 1 end, 10000)
+vim.cmd("GapStrip")
+H.wait_for(function() return H.text(buf):find("<gap:target", 1, true) == nil end, 10000)
+H.R.stripped = H.text(buf)
+vim.wait(1000, function() return false end, 50) -- any late answer from the other server
+""")
+    from gap_engine import strip
+
+    assert r["after"] == EDITED
+    assert r["stripped"] == strip(EDITED)
+    assert opened.read_text().startswith("http://127.0.0.1:")
+    assert not [n for n in r["notes"] if n["level"] == 4], r["notes"]
