@@ -962,7 +962,7 @@ def apply_pointer_op(i: int, op, body: str, fmt: str, artifact_id: str | None) -
         )
     content = op.content
     if content is not None and "\r" in content:
-        content = content.replace("\r\n", "\n")  # the body's line breaks are used below
+        content = content.replace("\r\n", "\n").replace("\r", "\n")  # the body's line breaks are used below
     view = _view(body)
     try:
         if view is None:
@@ -981,15 +981,19 @@ def apply_pointer_op(i: int, op, body: str, fmt: str, artifact_id: str | None) -
 _BOM = "\ufeff"
 
 
+_FIRST_BREAK = re.compile(r"\r\n?|\n")
+
+
 def _view(body: str):
     """The body as the parsers should see it, when that differs from the body: without a
     leading byte order mark (RFC 8259 §8.1 lets a parser ignore it; Python's and tree-sitter's
-    JSON parsers refuse it) and with CRLF line breaks read as LF, so that every line break an
-    edit writes can follow the body's own. → ``(normalized body, offset in it → offset in
-    body, the body's line break)``, or None when the body has neither."""
+    JSON parsers refuse it) and with CRLF and lone CR line breaks (YAML 1.2 §5.4; whitespace
+    to JSON) read as LF, so that every line break an edit writes can follow the body's own
+    (the first one's kind). → ``(normalized body, offset in it → offset in body, the body's
+    line break)``, or None when the body has neither."""
     bom = 1 if body.startswith(_BOM) else 0
     crlf = "\r\n" in body
-    if not bom and not crlf:
+    if not bom and "\r" not in body:
         return None
     norm = body[bom:]
     crs: list[int] = []  # offsets in `norm` of the "\n" of each "\r\n"
@@ -1001,8 +1005,10 @@ def _view(body: str):
             crs.append(pos)
             pos += 1
         norm = "\n".join(parts)
-    first = body.find("\n")
-    newline = "\r\n" if first > 0 and body[first - 1] == "\r" else "\n"
+    if "\r" in norm:
+        norm = norm.replace("\r", "\n")  # lone CRs: one character for one, offsets unchanged
+    first = _FIRST_BREAK.search(body)
+    newline = first.group() if first is not None else "\n"
 
     def to_body(o: int) -> int:
         return o + bom + bisect_left(crs, o)  # a "\r" before `o` for each "\r\n" before it

@@ -664,3 +664,24 @@ def test_span_of_a_block_scalar_that_ends_the_document_is_its_text(nl):
     body = f"a: 1{nl}b: |{nl}  x{nl}{nl}"
     s, e = pointer_span(body, Y, "/b")
     assert body[s:e] == f"|{nl}  x"
+
+
+@pytest.mark.parametrize(
+    "fmt, doc, op, ptr, content",
+    [
+        (J, JSON_DOC, "insert_after", "/list/2", "4"),
+        (J, JSON_DOC, "replace", "/database", '{\n  "host": "db",\n  "port": 1\n}'),
+        (J, JSON_DOC, "delete", "/database/host", None),
+        (Y, YAML_DOC, "insert_after", "/services/web/ports/1", '"8080:80"'),
+        (Y, YAML_DOC, "replace", "/empty", "a: 1\nb:\n  - 2\n"),
+        (Y, YAML_DOC, "delete", "/services/db", None),
+        (Y, YAML_DOC, "delete", "/version", None),
+    ],
+)
+def test_cr_documents_keep_cr_line_breaks(fmt, doc, op, ptr, content):
+    # a lone CR is a line break to YAML (and whitespace to JSON): an edit of a CR-only file
+    # means what it means on the LF one and writes CR line breaks
+    cr = doc.replace("\n", "\r")
+    lf = edit(doc, fmt, op, ptr, content)
+    for c in (content, None if content is None else content.replace("\n", "\r")):
+        assert edit(cr, fmt, op, ptr, c) == lf.replace("\n", "\r")
