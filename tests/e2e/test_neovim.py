@@ -457,3 +457,39 @@ vim.wait(1000, function() return false end, 50) -- any late answer from the othe
     assert r["stripped"] == strip(EDITED)
     assert opened.read_text().startswith("http://127.0.0.1:")
     assert not [n for n in r["notes"] if n["level"] == 4], r["notes"]
+
+
+def test_plugin_target_at_cursor_ignores_other_servers(tmp_path, editor_env, workspace):
+    """:GapEdit scopes to the GAP target under the cursor: the plugin takes it from gap-ls'
+    symbols only, not from another server's outline of the same buffer (HTML elements)."""
+    import sys
+
+    other = [sys.executable, str(E2E / "nvim" / "other_server.py")]
+    env = dict(editor_env, GAP_WS=str(workspace), OTHER_LS=json.dumps(other))
+    r = run_nvim(tmp_path, env, """
+vim.cmd("filetype on")
+local ws = os.getenv("GAP_WS")
+local gap = require("gap")
+gap.setup({ cmd = H.server_cmd() })
+local other
+vim.api.nvim_create_autocmd("FileType", { pattern = "html", callback = function(args)
+  other = other or vim.lsp.start_client({ name = "other-ls", cmd = vim.fn.json_decode(os.getenv("OTHER_LS")),
+    root_dir = vim.fn.getcwd() })
+  vim.lsp.buf_attach_client(args.buf, other)
+end })
+vim.cmd("edit " .. vim.fn.fnameescape(ws .. "/dashboard.html"))
+local buf = vim.api.nvim_get_current_buf()
+assert(H.wait_for(function()
+  local n = 0
+  for _, c in pairs(vim.lsp.buf_get_clients(buf)) do if c.initialized then n = n + 1 end end
+  return n == 2
+end, 15000), "gap-ls and the other server did not both attach")
+H.client_id = gap.client(buf).id
+local row = H.find(buf, "Updated daily").line
+vim.api.nvim_win_set_cursor(0, { row + 1, 0 })
+H.R.target = gap.target_at_cursor(buf)
+vim.api.nvim_win_set_cursor(0, { 1, 0 })
+H.R.outside = gap.target_at_cursor(buf) or vim.NIL
+""")
+    assert r["target"] == "footer"
+    assert r["outside"] is None

@@ -160,8 +160,12 @@ end
 --- The innermost target (document symbol) containing the cursor, or nil.
 function M.target_at_cursor(bufnr)
   bufnr = bufnr or vim.api.nvim_get_current_buf()
+  local client = M.client(bufnr)
+  if not client then return nil end
   local params = { textDocument = { uri = uri(bufnr) } }
   local res = vim.lsp.buf_request_sync(bufnr, "textDocument/documentSymbol", params, 2000) or {}
+  -- gap-ls' symbols only: another server's outline (HTML elements, functions) names no target
+  res = { res[client.id] }
   local row = vim.api.nvim_win_get_cursor(0)[1] - 1
   local best
   local function walk(symbols)
