@@ -89,6 +89,14 @@ def find_cached_tokenizer(name: str, cache_dirs: list[Path] | None = None) -> Pa
 
 
 def _resolve(spec: str | os.PathLike) -> Path:
+    try:
+        return _locate(spec)
+    except (OSError, RuntimeError, ValueError) as exc:  # no such ~user, a name too long…
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise TokenizerUnavailable(f"tokenizer {str(spec)[:200]!r} cannot be looked up: {why}") from None
+
+
+def _locate(spec: str | os.PathLike) -> Path:
     p = Path(spec).expanduser()
     if p.is_file():
         return p

@@ -75,3 +75,13 @@ def test_engine_import_does_not_import_tokenizers():
     code = "import sys, gap_engine, gap_engine.tokens; print('tokenizers' in sys.modules, 'tree_sitter' in sys.modules, 'jsonschema' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout.split()
     assert out[:2] == ["False", "False"]
+
+
+@pytest.mark.parametrize("spec", ["~no-such-user-gap-test/tokenizer.json", "x" * 5000, "org/" + "y" * 5000])
+def test_a_setting_the_file_system_cannot_even_look_up_falls_back_to_the_estimate(spec):
+    # a home directory that does not exist, a name too long for the file system: the same
+    # fallback as a missing file (counter_or_estimate never raises), and TokenizerUnavailable
+    counter, label, problem = T.counter_or_estimate(spec)
+    assert counter is estimate_tokens and label == T.ESTIMATE_LABEL and problem
+    with pytest.raises(T.TokenizerUnavailable):
+        T.load_tokenizer(spec)
