@@ -162,14 +162,24 @@ def envelope_text(envelope: Any) -> str:
 
 
 def resolve_document(ls, uri: str) -> Document:
-    """The open document for ``uri``; a file not open in the editor is read from disk."""
+    """The open document for ``uri``; a file not open in the editor is read from disk.
+
+    Raises:
+        ApplyFailed: not open, and not a file that can be read as UTF-8 text.
+    """
     doc = ls.documents.get(uri)
     if doc is not None:
         return doc
     path = uri_to_path(uri)
     if path is None or not path.is_file():
         raise ApplyFailed(f"{uri} is not open and not a readable file")
-    return Document(uri, None, "", path.read_text("utf-8"), ls.documents.encoding)
+    try:
+        text = path.read_text("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApplyFailed(f"{uri} is not open and is not UTF-8 text ({exc.reason} at byte {exc.start}): open it in the editor to edit it") from None
+    except OSError as exc:
+        raise ApplyFailed(f"{uri} is not open and cannot be read: {exc.strerror or exc}") from None
+    return Document(uri, None, "", text, ls.documents.encoding)
 
 
 def _stated_version(text: str) -> int | None:

@@ -238,6 +238,23 @@ async def test_apply_envelope_with_wrong_arguments_is_invalid_params(vs_client):
     assert (await b.command("gap.applyEnvelope", uri, env))["applied"]
 
 
+
+async def test_apply_envelope_to_a_closed_file_that_is_not_utf8_is_a_clear_refusal(vs_client, tmp_path):
+    """A closed file the server cannot read as UTF-8 (or a folder) is refused with
+    RequestFailed naming it, not an internal error; nothing is sent to the editor and the file
+    is unchanged."""
+    b = vs_client.editor
+    latin = tmp_path / "latin1.html"
+    raw = '<gap:target id="a">caf\xe9</gap:target>'.encode("latin-1")
+    latin.write_bytes(raw)
+    env = '[{"op":"replace","target":{"type":"id","value":"a"},"content":"y"}]'
+    for uri in (latin.as_uri(), tmp_path.as_uri()):
+        err = await error_of(b.command_future("gap.applyEnvelope", uri, env))
+        assert err.code == -32803 and uri in err.message, err
+    err = await error_of(b.command_future("gap.applyEnvelope", latin.as_uri(), env))
+    assert "UTF-8" in err.message, err
+    assert b.applied == [] and latin.read_bytes() == raw
+
 # -- position encodings, line ends ------------------------------------------------------------
 
 #: astral characters (2 UTF-16 units, 4 UTF-8 bytes), a combining accent, CRLF, a lone CR, no
