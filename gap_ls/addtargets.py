@@ -258,17 +258,24 @@ def plan(doc) -> list[tuple[int, int, str, bool]]:
     return out
 
 
+def _eol(text: str) -> str:
+    """The document's line end (that of its first line): markers on their own lines use it."""
+    i = text.find("\n")
+    return "\r\n" if i > 0 and text[i - 1] == "\r" else "\n"
+
+
 def add_edits(doc, regions) -> list[types.TextEdit]:
     """Insertions for ``regions`` (in document order, parents first); block regions get
     markers on their own lines when they start a line."""
     ins: list[tuple[int, tuple[int, int], str]] = []  # (offset, rank, text)
     text = doc.text
+    eol = _eol(text)
     for i, (s, e, ident, block) in enumerate(regions):
         line_start = text.rfind("\n", 0, s) + 1
         indent = text[line_start:s]
         if block and not indent.strip():
-            ins.append((line_start, (1, i), f'{indent}<gap:target id="{ident}">\n'))
-            ins.append((e, (0, -i), f"\n{indent}</gap:target>"))
+            ins.append((line_start, (1, i), f'{indent}<gap:target id="{ident}">{eol}'))
+            ins.append((e, (0, -i), f"{eol}{indent}</gap:target>"))
         else:
             ins.append((s, (1, i), f'<gap:target id="{ident}">'))
             ins.append((e, (0, -i), "</gap:target>"))

@@ -76,3 +76,18 @@ async def test_add_targets_command_reports_progress_on_big_files(client):
 
     with pytest.raises(JsonRpcException):
         await client.editor.command("gap.addTargets", "file:///t/notes.txt")
+
+
+async def test_add_targets_in_a_crlf_file_keeps_its_line_ends(client):
+    """Markers put on their own lines use the document's line end: a CRLF file stays CRLF
+    (no bare LF appears) for the command and the code action alike."""
+    for lang, text, name in (("python", PY, "crlf.py"), ("markdown", MD, "crlf.md")):
+        crlf = text.replace("\n", "\r\n")
+        uri = f"file:///t/{name}"
+        client.editor.open(uri, crlf, lang)
+        res = await client.editor.command("gap.addTargets", uri)
+        assert res["applied"] and res["added"]
+        new = client.editor.docs[uri]
+        assert "\n" not in new.replace("\r\n", ""), repr(new)
+        assert re.sub(r"</?gap:target[^>]*>\r\n", "", new) == crlf
+        assert not scan(new).problems
