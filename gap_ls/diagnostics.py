@@ -167,6 +167,9 @@ CONTEXT_PROVIDERS: list = []
 
 
 def publish(ls, doc: Document) -> None:
+    """Compute ``doc``'s diagnostics and send them (LSP 3.17 §textDocument_publishDiagnostics),
+    unless the same list was already sent for this document at this version (an envelope
+    container is re-checked on every change of the artifacts it names)."""
     diags: list[types.Diagnostic] = []
     for provider in PROVIDERS:
         try:
@@ -178,6 +181,11 @@ def publish(ls, doc: Document) -> None:
             diags.extend(provider(ls, doc))
         except Exception:
             log.exception("diagnostic provider %r failed", provider)
+    sent: dict = ls.__dict__.setdefault("_published_diagnostics", {})
+    key = (doc.version, diags)
+    if sent.get(doc.uri) == key:
+        return
+    sent[doc.uri] = key
     ls.text_document_publish_diagnostics(
         types.PublishDiagnosticsParams(uri=doc.uri, diagnostics=diags, version=doc.version)
     )
@@ -191,6 +199,7 @@ def register(ls) -> None:
         if handle is not None:
             handle.cancel()
         if event == "close":
+            ls.__dict__.get("_published_diagnostics", {}).pop(doc.uri, None)
             ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=doc.uri, diagnostics=[]))
         elif event == "open" or ls.settings.debounce_ms <= 0:
             publish(ls, doc)

@@ -192,3 +192,42 @@ async def test_envelope_diagnostics_follow_the_artifact_being_closed_and_reopene
     ws_client.text_document_did_open(types.DidOpenTextDocumentParams(
         types.TextDocumentItem(uri=art, language_id="html", version=1, text=added)))
     assert await wait_for(lambda: codes() == [])
+
+
+def _record_publishes(client) -> list[tuple[str, int | None, list]]:
+    """Every publishDiagnostics the server sends, as ``(uri, version, diagnostics)``."""
+    out: list = []
+    proto = client.protocol
+    orig = proto.structure_message
+
+    def keep(data):
+        if isinstance(data, dict) and data.get("method") == types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS:
+            p = data["params"]
+            out.append((p["uri"], p.get("version"), p["diagnostics"]))
+        return orig(data)
+
+    proto.structure_message = keep
+    return out
+
+
+async def test_typing_in_an_artifact_does_not_republish_unchanged_envelope_diagnostics(ws_client):
+    """Typing in an artifact re-checks the open envelope containers, but their diagnostics
+    are published again only when they changed (the same list for the same version is not
+    sent twice); a change that does affect them is published."""
+    ws, ed = ws_client.ws, ws_client.editor
+    md = 'Model output:\n\n```json\n{"protocol":"gap","id":"dashboard","version":2,"name":"edit","meta":{},"content":[{"op":"replace","target":{"type":"id","value":"nope"},"content":"x"}]}\n```\n'
+    (ws / "chat.md").write_text(md)
+    sent = _record_publishes(ws_client)
+    uri = ed.open_file(ws / "chat.md")
+    art = ed.open_file(ws / "dashboard.html")
+    assert await wait_for(lambda: [d.code for d in ws_client.diagnostics.get(uri, [])] == ["target_not_found"])
+    for _ in range(3):  # typing away from the target the envelope names
+        ed.edit(art, 0, 0, " ")
+        v = ed.versions[art]
+        assert await wait_for(lambda: any(u == art and ver == v for u, ver, _ in sent))
+    html = ed.docs[art]
+    ed.replace(art, html.replace("<main>", '<main><gap:target id="nope">$9</gap:target>'))
+    assert await wait_for(lambda: (uri, 1, []) in sent)
+    mine = [(ver, [d["code"] for d in ds]) for u, ver, ds in sent if u == uri]
+    assert mine == [(1, ["target_not_found"]), (1, [])]
+
