@@ -572,6 +572,37 @@ MODEL_REPLY = """Here is the edit:
 """
 
 
+def test_edit_with_instruction_scopes_to_gap_target(session):
+    """The instruction prompt names the GAP target under the cursor (orders-count), taken from
+    gap-ls' symbols — not an element of VS Code's own HTML outline of the same file."""
+    s, page = session, session.page
+    step = "cursor inside the orders-count target (Go to Line 8:60), run GAP: Edit with Instruction…"
+    try:
+        s.focus_tab("dashboard.html")
+        s.wait_server_up(60)
+        s.symbols_until(("orders-count",), 45)  # gap-ls has the document's targets
+        page.locator(EDITOR).first.click()
+        page.keyboard.press(f"{MOD}+G")
+        box = page.locator(".quick-input-widget input")
+        box.wait_for()
+        box.fill(":8:60")
+        page.keyboard.press("Enter")
+        s.command("GAP: Edit with Instruction…")
+        box.wait_for()
+        step = "the prompt names the target"
+        prompt = ""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and "scoped to target" not in prompt:
+            prompt = page.locator(".quick-input-widget").first.inner_text()
+            page.wait_for_timeout(250)
+        page.keyboard.press("Escape")
+        assert 'scoped to target "orders-count"' in prompt, prompt
+    except pytest.skip.Exception:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        s.fail(step, exc)
+
+
 def test_edit_with_instruction(session):
     """GAP: Edit with Instruction… → input box → the (fake, OpenAI-compatible) model's envelope is applied;
     the status bar then shows the session's token savings."""
