@@ -29,7 +29,9 @@ _MARKER = re.compile(r"<(/?)gap:target(?=[\s/>])([^>]*)>")
 # 3 the id when it is the first attribute (double-quoted, no ">"), 4 what follows it.
 _MARKER_FAST = re.compile(r"<(/?)gap:target(?=[\s/>])((?:\s+id\s*=\s*\"([^\">]*)\")?([^>]*))>")
 _ID_ONLY = re.compile(r"\s+id\s*=\s*\"([^\"]*)\"\s*\Z")
-_ATTR = re.compile(r"([A-Za-z_:][-\w:.]*)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
+# (a name starts at the first name-start character of a run of name characters: matching is
+# tried once per run, not once per character, so a long run without "=" stays linear)
+_ATTR = re.compile(r"(?<![-\w:.])(?:[-.]|(?![A-Za-z_])\w)*+([A-Za-z_:][-\w:.]*+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
 
 # an attribute value whose quote is not closed within the marker: a ">" in it ended the marker
 _CUT_QUOTE = re.compile(r"[\"']")
@@ -193,7 +195,9 @@ def _scan_raw(text: str, base: int, epoch: int, parent: str | None, depth0: int)
     pop = stack.pop
     par = parent
     depth = depth0
-    for m in _MARKER_FAST.finditer(text):
+    # a marker ends with ">": none starts after the last one (and a "<gap:target" there would
+    # search to the end of the text for it, quadratically when there are many)
+    for m in _MARKER_FAST.finditer(text, 0, text.rfind(">") + 1):
         close, raw, sid, rest = m.groups()
         if close:
             ms, me = m.span()
@@ -993,10 +997,11 @@ def strip(body: str) -> str:
     """
     if "gap:target" not in body:
         return body
-    return _MARKER.sub("", body)
+    k = body.rfind(">") + 1  # (no marker ends after the last ">"; see _scan_raw)
+    return _MARKER.sub("", body[:k]) + body[k:]
 
 
 def iter_markers(body: str) -> Iterable[tuple[int, int, bool]]:
     """Every marker as ``(start, end, is_closing)``, in document order."""
-    for m in _MARKER.finditer(body):
+    for m in _MARKER.finditer(body, 0, body.rfind(">") + 1):
         yield m.start(), m.end(), bool(m.group(1))

@@ -251,3 +251,34 @@ def test_a_marker_completed_across_an_edit_point_from_twelve_characters_back():
         fresh = scan(new.body)
         assert [(p.kind, p.start) for p in new.index().problems] == [(p.kind, p.start) for p in fresh.problems] != []
         assert handle.content[0].targets == fresh.infos
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '<gap:target id="' * 30_000,  # openings that never end (no ">" after them)
+        "intro <p>x</p> " + "<gap:target " * 30_000,
+        '<gap:target id="a">ok</gap:target>' + '</gap:target' * 30_000,
+    ],
+)
+def test_openings_without_a_closing_angle_bracket_are_plain_text(text):
+    # a marker ends with ">": text after the last ">" holds none (each such opening used to be
+    # matched against the whole rest of the text: quadratic, minutes for these inputs)
+    idx = scan(text)
+    assert [sp.id for sp in idx.spans()] == (["a"] if text.startswith('<gap:target id="a">') else [])
+    assert not idx.problems
+    assert strip(text) == text.replace('<gap:target id="a">ok</gap:target>', "ok")
+    assert len(list(iter_markers(text))) == (2 if text.startswith('<gap:target id="a">') else 0)
+
+
+@pytest.mark.parametrize(
+    "marker, attrs",
+    [
+        ('<gap:target id="a" ' + "x" * 50_000 + ">", (("id", "a"),)),  # a long name without "=" (was quadratic)
+        ('<gap:target id="a" 1abc="q" éxy="r" -.:z="s">', (("id", "a"), ("abc", "q"), ("xy", "r"), (":z", "s"))),
+    ],
+)
+def test_attribute_names_are_read_from_their_first_name_start_character(marker, attrs):
+    idx = scan(marker + "c</gap:target>")
+    (sp,) = idx.spans()
+    assert sp.info.attrs == attrs and not idx.problems
