@@ -15,6 +15,9 @@ Commands (``workspace/executeCommand``):
   structural, model-free variant in :mod:`gap_ls.addtargets`.)
 - ``gap.llmStats []`` — the session's running totals.
 
+An argument of the wrong JSON type (a URI, format or target id that is not a string) is
+refused before any model call or edit: ``RequestFailed`` with ``data.code = "invalid_params"``.
+
 Each runs under work-done progress (LSP 3.17 §workDoneProgress: tokens received, elapsed;
 cancellable — cancelling it, or ``$/cancelRequest`` for the command, stops the model stream) and under the overall deadline
 ``gap.llm.deadline`` (default 300 s: when it runs out the command fails with code
@@ -118,6 +121,15 @@ def _failed(message: str, data: dict):
     from gap_ls.edits import ApplyFailed
 
     return ApplyFailed(message, data)
+
+
+def _check_type(command: str, name: str, value: Any, optional: bool = False) -> None:
+    """Refuse an argument that is not a string (or null when ``optional``) before anything
+    runs: ``RequestFailed`` with ``data.code = "invalid_params"``."""
+    if isinstance(value, str) or (optional and value is None):
+        return
+    want = "a string or null" if optional else "a string"
+    raise _failed(f"{command}: {name} must be {want}, got {type(value).__name__}", {"code": "invalid_params", "message": f"{name}: expected {want}"})
 
 
 def _supports_progress(ls) -> bool:
@@ -561,6 +573,8 @@ def register(ls) -> None:
         """``gap.editWithInstruction [uri, instruction, targetId?]``."""
         if len(args) < 2 or len(args) > 3:
             raise _failed("gap.editWithInstruction takes [uri, instruction, targetId?]", {"code": "invalid_params", "message": f"got {len(args)} arguments"})
+        if len(args) > 2:
+            _check_type(CMD_EDIT, "targetId", args[2], optional=True)
         return await edit_with_instruction(ls, args[0], args[1], args[2] if len(args) > 2 else None)
 
     @ls.command(CMD_SYNTH)
@@ -574,6 +588,8 @@ def register(ls) -> None:
             uri, instruction, fmt = None, args[0], None
         else:
             raise _failed("gap.synthesize takes [uri?, instruction, format]", {"code": "invalid_params", "message": f"got {len(args)} arguments"})
+        _check_type(CMD_SYNTH, "uri", uri, optional=True)
+        _check_type(CMD_SYNTH, "format", fmt, optional=True)
         return await synthesize(ls, uri, instruction, fmt)
 
     @ls.command(CMD_ADD_TARGETS)
@@ -581,6 +597,7 @@ def register(ls) -> None:
         """``gap.addTargetsWithModel [uri]``."""
         if len(args) != 1:
             raise _failed("gap.addTargetsWithModel takes [uri]", {"code": "invalid_params", "message": f"got {len(args)} arguments"})
+        _check_type(CMD_ADD_TARGETS, "uri", args[0])
         return await add_targets(ls, args[0])
 
     @ls.command(CMD_STATS)

@@ -309,3 +309,25 @@ async def test_cancel_request_still_stops_the_stream_under_a_deadline(client: La
     assert any("document unchanged — cancelled" in m.message for m in client.log_messages)
     assert not any("deadline" in m.message for m in client.log_messages + client.messages)
     assert ed.docs[URI] == R.DASHBOARD and not ed.applied
+
+
+async def test_arguments_of_the_wrong_type_are_a_clear_error_and_change_nothing(client: LanguageClient):
+    """A URI, format or target id of the wrong JSON type answers RequestFailed with code
+    ``invalid_params`` naming the argument — before any model call or edit: the buffer is
+    left as it was (gap.synthesize used to empty it first, then fail with an internal error)."""
+    await _settle(client)
+    ed = client.editor
+    ed.open(URI, R.DASHBOARD)
+    for args in [
+        ("gap.synthesize", URI, "make a page", 3),
+        ("gap.synthesize", 5, "make a page", "text/html"),
+        ("gap.editWithInstruction", URI, R.REVENUE_INSTRUCTION, {"a": 1}),
+        ("gap.addTargetsWithModel", 5),
+    ]:
+        with pytest.raises(JsonRpcException) as ei:
+            await ed.command(*args)
+        err = ei.value
+        assert err.code == -32803 and err.data["code"] == "invalid_params", (args, err)
+        assert args[0] in err.message, err.message
+    assert ed.docs[URI] == R.DASHBOARD and ed.applied == []
+    assert client.fake.requests == []
