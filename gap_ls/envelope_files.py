@@ -209,13 +209,16 @@ def _one_value(text: str, base: int) -> EnvelopeRef | None:
 
 
 def parse_json_values(text: str, base: int = 0, *, lines: bool = False) -> list[EnvelopeRef]:
-    """The envelope of ``text`` (one JSON value), or with ``lines`` one per non-blank line (JSONL)."""
+    """The envelope of ``text`` (one JSON value), or with ``lines`` one per non-blank line (JSON
+    Lines: lines end at ``\n``, a ``\r`` before it is whitespace; not ``str.splitlines``, which
+    also splits at U+2028, U+0085… that JSON allows raw inside strings)."""
     if not lines:
         ref = _one_value(text, base)
         return [ref] if ref is not None else []
     out = []
     off = 0
-    for line in text.splitlines(keepends=True):
+    for line in text.split("\n"):
+        line += "\n"
         ref = _one_value(line, base + off)
         if ref is not None:
             out.append(ref)

@@ -231,3 +231,20 @@ async def test_typing_in_an_artifact_does_not_republish_unchanged_envelope_diagn
     mine = [(ver, [d["code"] for d in ds]) for u, ver, ds in sent if u == uri]
     assert mine == [(1, ["target_not_found"]), (1, [])]
 
+
+async def test_jsonl_lines_are_split_at_line_feeds_only(ws_client):
+    """JSON Lines separates values by \\n (JSON allows a raw U+2028, U+0085 or form feed…
+    inside a string): such an envelope is one envelope with no invalid_json error, as a
+    single envelope in the outline."""
+    ws, ed = ws_client.ws, ws_client.editor
+    line = json.dumps({"protocol": "gap/0.1", "id": "dashboard", "version": 2, "name": "edit", "meta": {"format": "text/html"},
+                       "content": [{"op": "replace", "target": {"type": "id", "value": "revenue-value"}, "content": "a\u2028b\u0085c"}]},
+                      ensure_ascii=False)
+    (ws / "odd.gap.jsonl").write_text(line + "\r\n" + line + "\n", "utf-8", newline="")
+    ed.open_file(ws / "dashboard.html")
+    uri = ed.open_file(ws / "odd.gap.jsonl", "json")
+    assert await wait_for(lambda: uri in ws_client.diagnostics)
+    assert not ws_client.diagnostics[uri], ws_client.diagnostics[uri]
+    syms = await ws_client.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=TID(uri=uri)))
+    assert [(s.name, s.range.start.line, [c.name for c in s.children]) for s in syms] == [
+        ("edit dashboard v2", 0, ["replace revenue-value"]), ("edit dashboard v2", 1, ["replace revenue-value"])]
