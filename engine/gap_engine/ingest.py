@@ -151,6 +151,24 @@ def _join(values: list, where: str, repairs: list[str]) -> Any:
     return values[0]
 
 
+def _fences(text: str):
+    """``_FENCE.finditer(text)``, trying only the "```" that a line break follows: a fence
+    opens with a line, and trying one after the last line break would search to the end of
+    the text for a line break (quadratic in the number of such backticks)."""
+    last = text.rfind("\n")
+    pos = 0
+    while last > 0:
+        s = text.find("```", pos, last)
+        if s < 0:
+            return
+        m = _FENCE.match(text, s)
+        if m is None:  # (not reached: a line break follows)
+            pos = s + 1
+            continue
+        yield m
+        pos = m.end()
+
+
 def _extract_json(text: str, repairs: list[str]) -> Any:
     stripped = text.strip()
     if not stripped:
@@ -163,7 +181,7 @@ def _extract_json(text: str, repairs: list[str]) -> Any:
     errors = []
     found = []
     langs = []
-    for m in _FENCE.finditer(text):
+    for m in _fences(text):
         lang, inner = m.group(1).lower(), m.group(2).strip()
         if lang not in ("", "json", "jsonc", "json5", "gap"):
             continue

@@ -302,3 +302,14 @@ def test_ingest_finds_an_envelope_longer_than_the_decode_window_in_prose(flaw):
     assert ing.envelope.content[0].body == body
     assert ("removed trailing commas" in ing.repairs) == (flaw == ",")
     assert ("kept raw line breaks or tabs inside strings" in ing.repairs) == (flaw == "raw")
+
+
+@pytest.mark.parametrize("text", ["```" * 30_000, "say ```json " + "```" * 30_000 + "\n" + '{"op": "delete", "target": "a"}'])
+def test_backticks_without_a_line_break_after_them_open_no_fence(text):
+    # a fence opens with a line; each "```" after the last line break used to be matched
+    # against the whole rest of the text (quadratic: tens of seconds for these)
+    if "\n" in text:
+        assert ingest(text).envelope.content[0].target.value == "a"
+    else:
+        with pytest.raises(GapError):
+            ingest(text)
