@@ -255,11 +255,11 @@ class EventDecoder:
         if not text:
             return []
         if self._first:
+            self._first = False
             if text.startswith("\ufeff"):
                 text = text[1:]
             if not text:
                 return []
-            self._first = False
         if self._cr and text.startswith("\n"):
             text = text[1:]
         self._cr = False

@@ -159,3 +159,9 @@ def test_a_long_data_line_in_many_chunks_is_one_event():
     d = EventDecoder()
     evs = [ev for i in range(0, len(wire), 1000) for ev in d.feed(wire[i : i + 1000])]
     assert evs == [SSEEvent("gap:envelope", data, "3")] and d.close() == []
+
+
+def test_only_one_leading_byte_order_mark_is_dropped_even_when_it_comes_alone():
+    # WHATWG: one leading U+FEFF is ignored; a second one is part of the first line's field name
+    d = EventDecoder()
+    assert d.feed(b"\xef\xbb\xbf") == [] and d.feed(b"\xef\xbb\xbfdata: x\n\ndata: y\n\n") == [SSEEvent("message", "y")]
