@@ -666,7 +666,10 @@ def _apply(artifact, envelope, count_tokens, strict_markers):
 
             s, e, text = apply_pointer_op(i, op, body, fmt, artifact.id)
             body = body[:s] + text + body[e:]
-            idx = idx.splice(s, e, text, body)
+            new_idx = idx.splice(s, e, text, body)
+            if new_idx.problems and len(new_idx.problems) > len(idx.problems):  # as for id edits
+                _malformed(i, op, idx, new_idx, artifact.id, strict_markers, warnings)
+            idx = new_idx
         if log is not None:
             log.add(s, e, len(text))
     if log is not None:

@@ -685,3 +685,16 @@ def test_cr_documents_keep_cr_line_breaks(fmt, doc, op, ptr, content):
     lf = edit(doc, fmt, op, ptr, content)
     for c in (content, None if content is None else content.replace("\n", "\r")):
         assert edit(cr, fmt, op, ptr, c) == lf.replace("\n", "\r")
+
+
+def test_pointer_edit_that_leaves_malformed_markers_warns_or_is_refused_when_strict():
+    # apply_with_splices: content that leaves markers unbalanced is applied with a warning and
+    # refused with strict_markers, whatever addressed it (an id or a pointer)
+    art = Artifact("cfg", 1, J, '{"a": "x", "b": "<gap:target id=\\"t\\">1</gap:target>"}')
+    env = Envelope(PROTOCOL, "cfg", 2, "edit", {"format": J},
+                   (EditOperation("replace", Target("pointer", "/a"), '"<gap:target id=\\"u\\">"'),))
+    res = apply_with_splices(art, env)
+    assert res.warnings and "malformed markers" in res.warnings[0] and "operation 0" in res.warnings[0]
+    with pytest.raises(GapError) as ei:
+        apply_with_splices(art, env, strict_markers=True)
+    assert ei.value.code == "invalid_content" and "malformed markers" in ei.value.message
