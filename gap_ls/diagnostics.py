@@ -6,7 +6,8 @@ scan); ids that are not role-based (pure numbers or values, ``not_role_based``);
 JSON artifact (``markers_in_json``, JSON is addressed by JSON Pointer); overlapping regions
 (``overlap``: a closing marker that names a target other than the innermost open one, e.g.
 ``<gap:target id="a"><gap:target id="b"></gap:target id="a">``); a YAML artifact longer than
-the format-preserving parser reads (``yaml_too_long``: no JSON Pointer symbols or edits).
+the format-preserving parser reads (``yaml_too_long``: no JSON Pointer symbols or edits), or
+nested deeper than it survives (``yaml_too_deep``, see :func:`gap_ls.documents.pointer_blocked`).
 
 Providers: :data:`PROVIDERS` ``f(doc)`` and :data:`CONTEXT_PROVIDERS` ``f(ls, doc)`` (those
 that need other documents, e.g. envelope validation). Published on open at once, after each
@@ -24,7 +25,7 @@ from gap_engine.markers import iter_markers
 from gap_engine.pointer import YAML_MAX_LINES, format_kind
 from lsprotocol import types
 
-from .documents import Document
+from .documents import Document, pointer_blocked
 from .ids import attr_id_span, is_role_based
 
 log = logging.getLogger("gap_ls.diagnostics")
@@ -110,14 +111,19 @@ def json_marker_diagnostics(doc: Document) -> list[types.Diagnostic]:
 
 
 def yaml_size_diagnostics(doc: Document) -> list[types.Diagnostic]:
-    """A YAML artifact too long for the format-preserving parser: say once, at the top, that
-    its JSON Pointer symbols, completion and pointer edits are unavailable (rather than an
-    empty outline with no reason). Markers (ID targets) still work."""
+    """A YAML artifact too long for the format-preserving parser (``yaml_too_long``), or nested
+    deeper than it survives (``yaml_too_deep``): say once, at the top, that its JSON Pointer
+    symbols, completion and pointer edits are unavailable (rather than an empty outline with
+    no reason). Markers (ID targets) still work."""
     if not _is_artifact(doc) or format_kind(doc.format) != "yaml":
         return []
     lines = doc.text.count("\n") + 1
     if lines <= YAML_MAX_LINES:
-        return []
+        why = pointer_blocked(doc.text, doc.format)
+        if why is None:
+            return []
+        return [types.Diagnostic(range=doc.range_at(0, 0), message=why, severity=types.DiagnosticSeverity.Warning,
+                                 code="yaml_too_deep", source=SOURCE)]
     return [
         types.Diagnostic(
             range=doc.range_at(0, 0),

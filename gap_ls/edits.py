@@ -32,7 +32,7 @@ from gap_engine import GapError, apply_with_splices, ingest, parse_envelope, sca
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
-from .documents import Document, uri_to_path
+from .documents import Document, pointer_blocked, uri_to_path
 
 log = logging.getLogger("gap_ls.edits")
 
@@ -199,6 +199,8 @@ def _region(text: str, fmt: str, target) -> str | None:
         return None if span is None else text[span.content_start : span.content_end]
     from gap_engine.pointer import pointer_span
 
+    if pointer_blocked(text, fmt) is not None:
+        return None
     sp = pointer_span(text, fmt, target.value)
     return None if sp is None else text[sp[0] : sp[1]]
 
@@ -297,6 +299,11 @@ def dry_run(ls, doc: Document, text: str, *, lenient: bool = True):
     else:
         env, repairs = parse_envelope(text), []
     if env.name == "edit":
+        why = pointer_blocked(doc.text, doc.format)
+        if why is not None:
+            for i, op in enumerate(env.content):
+                if op.target.type == "pointer":
+                    raise GapError("target_not_found", f"JSON Pointer {op.target.value!r} cannot be resolved: {why}", op_index=i)
         note = rebase_check(doc, env, _stated_version(text) if lenient else env.version)
         if note is not None:
             repairs = [r for r in repairs if not r.startswith("version ")] + [note]

@@ -25,7 +25,7 @@ from gap_engine.pointer import pointer_span
 from lsprotocol import types
 
 from . import diagnostics
-from .documents import Document
+from .documents import Document, pointer_blocked
 from .envelope_files import ArtifactView, envelope_kind, envelopes_of, is_envelope_file, resolve_artifact
 from .rename import op_at
 
@@ -97,6 +97,8 @@ def _target_diagnostics(doc, env, view: ArtifactView) -> list[types.Diagnostic]:
                           "target_not_found")
                 )
         elif op.target_type == "pointer":
+            if pointer_blocked(view.text, view.format) is not None:
+                continue  # the artifact's own yaml_too_deep diagnostic says why
             if pointer_span(view.text, view.format, op.target_value) is None:
                 out.append(_diag(doc, *op.value_span, f"JSON Pointer {op.target_value!r} does not resolve in {view.name} "
                                  "(target_not_found, GAP §4.2)", "target_not_found"))
@@ -115,6 +117,8 @@ def definition(ls, doc: Document, pos: types.Position) -> types.Location | None:
         return None
     vdoc = view.doc or Document(view.uri, None, "", view.text, ls.documents.encoding)
     if op.target_type == "pointer":
+        if pointer_blocked(view.text, view.format) is not None:
+            return None
         sp = pointer_span(view.text, view.format, op.target_value)
         return None if sp is None else types.Location(uri=view.uri, range=vdoc.range_at(*sp))
     span = view.index.get(op.target_value)

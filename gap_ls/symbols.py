@@ -39,7 +39,7 @@ from gap_engine import estimate_tokens
 from gap_engine.pointer import format_kind
 from lsprotocol import types
 
-from .documents import Document
+from .documents import Document, pointer_blocked
 
 #: marker ``type`` attribute → symbol kind
 KINDS = {
@@ -829,7 +829,7 @@ def symbols_result(ls, doc: Document, hierarchical: bool):
     if doc.uri.lower().endswith((".gap.json", ".gap.jsonl")):
         syms = envelope_symbols(doc)
         result = RawJSON(json.dumps(syms if hierarchical else _flatten(syms, doc.uri)))
-    elif not len(doc.index) and format_kind(doc.format) is not None:
+    elif not len(doc.index) and format_kind(doc.format) is not None and pointer_blocked(doc.text, doc.format) is None:
         result = RawJSON(pointer_symbols_json(doc, hierarchical))
     else:
         result = RawJSON(marker_symbols_json(ls, doc, hierarchical))

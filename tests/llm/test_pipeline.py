@@ -257,3 +257,18 @@ async def test_failures_are_recorded_in_the_session(pipeline, fake):
         await pipeline.edit(dash(), "x")
     s = pipeline.session.to_dict()
     assert s["failed"] == 1 and s["edits"] == 0 and s["rejected_answers"] == 4 and s["wasted_tokens"] > 0
+
+
+async def test_pointer_answer_for_yaml_nested_too_deep_is_rejected_not_a_crash(pipeline, fake):
+    """A model answer addressing by JSON Pointer a YAML artifact nested deeper than
+    tree-sitter-yaml survives (it crashes the process, tree-sitter-grammars/tree-sitter-yaml#48)
+    is rejected like a missing target, with the reason (the repair prompt says it too),
+    instead of taking the process down in the dry run."""
+    body = "- " * 300 + "v\nname: x\n"
+    art = Artifact("deep.yaml", 1, "application/yaml", body)
+    answer = '[{"op": "replace", "target": {"type": "pointer", "value": "/name"}, "content": "y"}]'
+    fake.script(*[Reply(answer)] * 3, Reply("a: [unclosed"))  # the edit, 2 repairs, the fallback
+    with pytest.raises(EditFailed) as ei:
+        await pipeline.edit(art, "rename it")
+    assert ei.value.code == "target_not_found" and "tree-sitter-yaml#48" in ei.value.message
+    assert art.body == body

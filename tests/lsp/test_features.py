@@ -225,3 +225,37 @@ async def test_a_yaml_artifact_too_long_for_pointers_says_why_its_outline_is_emp
     assert await wait_for(lambda: uri in client.diagnostics and "yaml_too_long" not in [d.code for d in client.diagnostics[uri]])
     syms = await client.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=TID(uri=uri)))
     assert syms and syms[0].name == "items"
+
+
+async def test_yaml_nested_deeper_than_tree_sitter_yaml_survives_does_not_crash_the_server(ws_client):
+    """tree-sitter-yaml overflows its scanner's state buffer and crashes the process on block
+    nesting ~255 levels deep (tree-sitter-grammars/tree-sitter-yaml#48) — one line of 300
+    ``- `` is enough. Such a document gets no pointer outline and a ``yaml_too_deep``
+    diagnostic saying why; envelopes addressing it by JSON Pointer are refused with a clear
+    error; and the server keeps answering."""
+    ws, ed = ws_client.ws, ws_client.editor
+    deep = "- " * 300 + "v\nname: x\n"
+    (ws / "deep.yaml").write_text(deep, "utf-8")
+    uri = ed.open_file(ws / "deep.yaml")
+    syms = await ws_client.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=TID(uri=uri)))
+    assert not syms
+    assert await wait_for(lambda: "yaml_too_deep" in [d.code for d in ws_client.diagnostics.get(uri, [])])
+    d = next(d for d in ws_client.diagnostics[uri] if d.code == "yaml_too_deep")
+    assert d.range.start.line == 0 and "tree-sitter-yaml#48" in d.message
+    # an envelope file naming it, with a pointer target: checked without a crash
+    env = {"protocol": "gap/0.1", "id": "deep", "version": 2, "name": "edit", "meta": {"format": "application/yaml"},
+           "content": [{"op": "replace", "target": {"type": "pointer", "value": "/name"}, "content": "y"}]}
+    (ws / "deep.gap.json").write_text(json.dumps(env), "utf-8")
+    env_uri = ed.open_file(ws / "deep.gap.json", "json")
+    assert await wait_for(lambda: env_uri in ws_client.diagnostics)
+    env_text = ed.docs[env_uri]
+    pos = position_of(env_text, '"/name"', 2)
+    await ws_client.text_document_completion_async(types.CompletionParams(text_document=TID(uri=env_uri), position=pos))
+    await ws_client.text_document_definition_async(types.DefinitionParams(text_document=TID(uri=env_uri), position=pos))
+    with pytest.raises(JsonRpcException) as ei:
+        await ed.command("gap.applyEnvelope", uri, json.dumps(env))
+    assert "tree-sitter-yaml#48" in ei.value.message and ed.docs[uri] == deep and ed.applied == []
+    # still alive, and the outline comes back once the nesting is gone
+    ed.replace(uri, "name: x\nitems: [1, 2]\n")
+    syms = await ws_client.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=TID(uri=uri)))
+    assert [s.name for s in syms] == ["name", "items"]
