@@ -263,7 +263,10 @@ def cmd_replay(args) -> int:
     root = Path(args.dir)
     if not root.is_dir():
         raise _UsageError(f"{root} is not a directory")
-    exps = load_experiments(root)
+    try:
+        exps = load_experiments(root)
+    except (OSError, ValueError) as exc:
+        raise _UsageError(f"cannot read the recordings: {exc}") from None
     if not exps:
         raise _UsageError(f"no recorded experiments under {root} (expected */outputs/gap/turn-0.*)")
     rows = []

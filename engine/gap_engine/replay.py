@@ -90,8 +90,19 @@ class TurnResult:
     seconds: float = 0.0
 
 
+def _text(path: Path) -> str:
+    try:
+        return path.read_text("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
 def load_experiments(root: str | Path) -> list[Experiment]:
-    """Every experiment under ``root`` that has a recorded turn-0 artifact, sorted by name."""
+    """Every experiment under ``root`` that has a recorded turn-0 artifact, sorted by name.
+
+    Raises:
+        OSError: a file cannot be read; ValueError: a recorded file is not UTF-8 text.
+    """
     root = Path(root)
     out = []
     for d in sorted(p for p in root.iterdir() if p.is_dir()):
@@ -106,9 +117,10 @@ def load_experiments(root: str | Path) -> list[Experiment]:
         metrics = d / "metrics.json"
         if metrics.is_file():
             try:
-                fmt = json.loads(metrics.read_text("utf-8")).get("format")
+                data = json.loads(metrics.read_text("utf-8"))
             except ValueError:
-                fmt = None
+                data = None
+            fmt = data.get("format") if isinstance(data, dict) and isinstance(data.get("format"), str) else None
         fmt = fmt or format_for_path(t0)
         turns = []
         if t0.suffix != ".json":
@@ -119,9 +131,9 @@ def load_experiments(root: str | Path) -> list[Experiment]:
                 n = int(m.group(1))
                 exp = gap / f"turn-{n}{t0.suffix}"
                 if exp.is_file():
-                    turns.append(Turn(n, env.read_text("utf-8"), exp.read_text("utf-8"), env))
+                    turns.append(Turn(n, _text(env), _text(exp), env))
         turns.sort(key=lambda t: t.number)
-        out.append(Experiment(d.name, d, fmt, t0.read_text("utf-8"), tuple(turns)))
+        out.append(Experiment(d.name, d, fmt, _text(t0), tuple(turns)))
     return out
 
 

@@ -251,3 +251,18 @@ def test_apply_content_that_is_not_unicode_is_refused_not_a_traceback(files, cap
     assert code == 1 and out == ""
     assert json.loads(err)["code"] == "invalid_content" and "surrogate" in json.loads(err)["message"]
     assert f.read_text() == HTML
+
+
+@pytest.mark.parametrize("bad", ["turn", "metrics"])
+def test_replay_of_unreadable_recordings_is_an_io_error_not_a_traceback(tmp_path, capsysbinary, bad):
+    gap = tmp_path / "exp" / "outputs" / "gap"
+    gap.mkdir(parents=True)
+    (gap / "turn-0.html").write_text(HTML)
+    (gap / "turn-1.html").write_text(HTML)
+    (gap / "turn-1.json").write_bytes(b"\xff\xfe not UTF-8" if bad == "turn" else env([]).encode())
+    (tmp_path / "exp" / "metrics.json").write_text('["not", "an", "object"]' if bad == "metrics" else "{}")
+    code, out, err = run(["replay", str(tmp_path)], capsysbinary)
+    if bad == "turn":
+        assert code == 2 and "turn-1.json" in err and "UTF-8" in err
+    else:  # a metrics.json that says nothing usable: the format comes from the extension
+        assert code == 0 and "1/1 agree" in out
