@@ -70,9 +70,11 @@ def references(ls, artifact_uri: str, target_id: str, kind: str = "id") -> list[
     ``target_id`` of the artifact ``artifact_uri``, in open documents and workspace files."""
     out: list[types.Location] = []
     resolved: dict[tuple[str | None, str], str | None] = {}
+    # a quick test on the raw text, unless JSON may spell the id otherwise (``\u00e9``, ``\/``)
+    literal = target_id.isascii() and "/" not in target_id and "\\" not in target_id and '"' not in target_id
     for uri in envelope_file_uris(ls):
         text = read_text(ls, uri)
-        if text is None or target_id not in text:
+        if text is None or (literal and target_id not in text):
             continue
         open_doc = ls.documents.get(uri)
         refs = envelopes_of(open_doc) if open_doc is not None else find_envelopes(text, envelope_kind(uri))

@@ -201,3 +201,27 @@ async def test_rename_changes_the_id_attribute_not_one_ending_in_id(ws_client):
     o = (ws_client.ws / "overlap.html").as_uri()
     ed.open(o, '<gap:target id="a">1<gap:target data-id="a" id="b">2</gap:target id="a"></gap:target id="b">\n')
     assert await wait_for(lambda: "overlap" in [d.code for d in ws_client.diagnostics.get(o, [])])
+
+
+async def test_rename_and_references_find_ids_written_with_json_escapes(ws_client):
+    """An envelope file written by ``json.dumps`` (ASCII escapes: ``"caf\\u00e9"``) addresses
+    the target ``café`` too: references list it and rename changes it."""
+    ws, ed = ws_client.ws, ws_client.editor
+    (ws / "menu.html").write_text('<gap:target id="café">espresso</gap:target>\n<gap:target id="a/b">x</gap:target>\n', "utf-8")
+    env = {"protocol": "gap/0.1", "id": "menu", "version": 2, "name": "edit", "meta": {"format": "text/html"},
+           "content": [{"op": "replace", "target": {"type": "id", "value": "café"}, "content": "latte"},
+                       {"op": "replace", "target": {"type": "id", "value": "a/b"}, "content": "y"}]}
+    raw = json.dumps(env).replace("/", "\\/")  # ASCII escapes; some writers escape "/" too
+    assert "caf\\u00e9" in raw and "a\\/b" in raw
+    (ws / "menu.gap.json").write_text(raw, "utf-8")
+    uri = ed.open_file(ws / "menu.html")
+    text = ed.docs[uri]
+    tid = types.TextDocumentIdentifier(uri=uri)
+    for target in ("café", "a/b"):
+        locs = await ws_client.text_document_references_async(types.ReferenceParams(
+            text_document=tid, position=position_of(text, f'id="{target}"', 5), context=types.ReferenceContext(include_declaration=False)))
+        assert [l.uri.rsplit("/", 1)[-1] for l in locs] == ["menu.gap.json"], target
+    edit = await ws_client.text_document_rename_async(types.RenameParams(text_document=tid, position=position_of(text, 'id="café"', 5), new_name="coffee"))
+    ed.apply_workspace_edit(edit)
+    assert json.loads((ws / "menu.gap.json").read_text("utf-8"))["content"][0]["target"]["value"] == "coffee"
+    assert 'id="coffee"' in ed.docs[uri]
