@@ -48,35 +48,15 @@ class Ingested:
     repairs: tuple[str, ...]
 
 
+# a JSON string (or one left open at the end of the text), or a comma before "}" / "]"
+_STRING_OR_TRAILING_COMMA = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)|,(?=[ \t\r\n]*[}\]])', re.S)
+
+
 def _strip_trailing_commas(text: str) -> str:
     """Remove commas directly before ``}`` or ``]``, outside JSON strings."""
-    out = []
-    i, n = 0, len(text)
-    in_str = False
-    while i < n:
-        ch = text[i]
-        if in_str:
-            out.append(ch)
-            if ch == "\\" and i + 1 < n:
-                out.append(text[i + 1])
-                i += 2
-                continue
-            if ch == '"':
-                in_str = False
-            i += 1
-            continue
-        if ch == '"':
-            in_str = True
-        elif ch == ",":
-            j = i + 1
-            while j < n and text[j] in " \t\r\n":
-                j += 1
-            if j < n and text[j] in "}]":
-                i += 1
-                continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
+    if "," not in text:
+        return text
+    return _STRING_OR_TRAILING_COMMA.sub(lambda m: "" if m.group()[0] == "," else m.group(), text)
 
 
 def _json(text: str, strict: bool = True) -> Any:
@@ -263,14 +243,27 @@ def _decode_at(text: str, start: int):
         j -= 1
     if text[j] != ",":
         return None
-    candidate = _strip_trailing_commas(text[start:])
-    for dec, more in ((_STRICT, ()), (_LAX, (raw,))) if not made else ((_LAX, made),):
-        try:
-            value, n = _raw_decode(dec, candidate, 0)
-        except ValueError:
-            continue
-        return value, start + _raw_length(text[start:], n), (commas, *more)
-    return None
+    # the commas are stripped from growing windows of the text after `start`: stripping the
+    # whole rest of the text for every bracket is quadratic (windows as in
+    # _raw_decode_from, but starting small: this runs for every repairable value in prose)
+    size = 256
+    while True:
+        whole = len(text) - start <= size
+        piece = text[start:] if whole else text[start : start + size]
+        candidate = _strip_trailing_commas(piece)
+        cut = False
+        for dec, more in ((_STRICT, ()), (_LAX, (raw,))) if not made else ((_LAX, made),):
+            try:
+                value, n = _raw_decode(dec, candidate, 0)
+            except json.JSONDecodeError as exc:
+                cut = cut or exc.pos >= len(candidate) - 16 or exc.msg.startswith("Unterminated")
+                continue
+            except ValueError:
+                continue
+            return value, start + _raw_length(piece, n), (commas, *more)
+        if whole or not cut:
+            return None
+        size *= 4
 
 
 _WINDOW = 16384

@@ -313,3 +313,11 @@ def test_backticks_without_a_line_break_after_them_open_no_fence(text):
     else:
         with pytest.raises(GapError):
             ingest(text)
+
+
+def test_many_repairable_values_in_prose_are_read_in_linear_time():
+    # each "[1,]" decodes after removing its trailing comma but is no envelope; the repair
+    # used to strip the commas of the whole rest of the text for each (quadratic: minutes)
+    text = "x " + "[1,]" * 10_000 + ' {"op": "delete", "target": "a",}'
+    ing = ingest(text)
+    assert ing.envelope.content[0].target.value == "a" and "removed trailing commas" in ing.repairs
