@@ -229,10 +229,9 @@ class BlockStream:
             ident = parts[0] if parts else None
             version = None
             if len(parts) > 1:
-                try:
-                    version = int(parts[1])
-                except ValueError:
-                    raise GapError(INVALID_ENVELOPE, f"{where}: version {parts[1]!r} is not an integer") from None
+                if not (parts[1].isascii() and parts[1].isdigit()) or int(parts[1]) < 1:
+                    raise GapError(INVALID_ENVELOPE, f"{where}: version {parts[1]!r} is not a positive integer (GAP §3.1)")
+                version = int(parts[1])
             fmt = parts[2] if len(parts) > 2 else None
             self.header = (ident, version, fmt)
             return

@@ -152,3 +152,12 @@ def test_a_large_synthesize_block_is_read_whole():
     body = "\n".join(f"<p>line {i}</p>" for i in range(50_000))
     env = parse_blocks("<<< synthesize\n" + body + "\n>>>\n")
     assert env.content == (SynthesizeContent(body),)
+
+
+@pytest.mark.parametrize("version", ["0", "-3", "1_0", "+2", "x"])
+def test_a_header_version_that_is_not_a_positive_integer_is_refused(version):
+    # GAP §3.1: versions are integers from 1; parse_blocks builds the envelope directly, so a
+    # header's 0 became 1 silently and -3 an envelope no schema accepts
+    with pytest.raises(GapError) as ei:
+        parse_blocks(f"<<< gap doc {version} text/html\n<<< delete a\n")
+    assert ei.value.code == "invalid_envelope" and "version" in ei.value.message
