@@ -148,11 +148,24 @@ def register(ls) -> None:
 
     @ls.feature(types.CODE_ACTION_RESOLVE)
     def _resolve(ls, action: types.CodeAction) -> types.CodeAction:
+        """``codeAction/resolve``: compute the lazy ``edit`` from ``action.data``.
+
+        Raises:
+            JsonRpcInvalidParams: ``data`` names no resolver, or not in the shape the server
+                gave out (a missing field, a URI that is not a string…).
+            ApplyFailed: the document was closed or changed since the action was offered.
+        """
         data = action.data if isinstance(action.data, dict) else None
         if data is None or action.edit is not None:
             return action
-        fn = _RESOLVERS.get(data.get("resolver"))
+        name = data.get("resolver")
+        fn = _RESOLVERS.get(name) if isinstance(name, str) else None
         if fn is None:
-            raise JsonRpcInvalidParams(f"unknown code action data {data.get('resolver')!r}")
-        action.edit = fn(ls, data)
+            raise JsonRpcInvalidParams(f"unknown code action data {name!r}")
+        try:
+            action.edit = fn(ls, data)
+        except (KeyError, TypeError, ValueError) as exc:
+            # data is echoed by the client: what the server gave out came back altered
+            log.warning("codeAction/resolve: malformed data for %r", name, exc_info=True)
+            raise JsonRpcInvalidParams(f"codeAction/resolve: malformed data for {name!r} ({type(exc).__name__}: {exc})") from None
         return action

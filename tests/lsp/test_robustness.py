@@ -255,6 +255,21 @@ async def test_apply_envelope_to_a_closed_file_that_is_not_utf8_is_a_clear_refus
     assert "UTF-8" in err.message, err
     assert b.applied == [] and latin.read_bytes() == raw
 
+
+async def test_code_action_resolve_with_malformed_data_is_invalid_params(vs_client):
+    """``codeAction/resolve`` whose ``data`` is not what the server gave out (a URI that is no
+    string, a missing field) answers InvalidParams naming the resolver, not an internal error;
+    the document is unchanged."""
+    b = vs_client.editor
+    uri = "file:///t/resolve.html"
+    b.open(uri, '<gap:target id="a">x</gap:target>')
+    for data in ({"resolver": "strip", "uri": ["x"]}, {"resolver": "unwrap", "uri": uri, "version": 1},
+                 {"resolver": "wrap", "uri": uri, "version": 1}):
+        fut = vs_client.protocol.send_request_async(types.CODE_ACTION_RESOLVE, types.CodeAction(title="x", data=data))
+        err = await error_of(fut)
+        assert err.code == -32602 and data["resolver"] in err.message, (data, err)
+    assert b.docs[uri] == '<gap:target id="a">x</gap:target>' and b.applied == []
+
 # -- position encodings, line ends ------------------------------------------------------------
 
 #: astral characters (2 UTF-16 units, 4 UTF-8 bytes), a combining accent, CRLF, a lone CR, no
