@@ -25,7 +25,9 @@ import os
 import re
 import shutil
 import socket
+import shlex
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -226,8 +228,16 @@ def session(tmp_path_factory):
     from tests.fakes.fake_openai import FakeOpenAI
 
     fake = FakeOpenAI(use_evals=False).start()
+    # the server starts through a wrapper that fails as a missing gap-ls does (python -m of a
+    # module that is not installed) while `broken` exists
+    broken = base / "server-broken"
+    wrapper = base / "gap-ls-wrapper.sh"
+    wrapper.write_text("#!/bin/sh\n"
+                       f"if [ -e {shlex.quote(str(broken))} ]; then exec {shlex.quote(sys.executable)} -m gap_ls_not_installed; fi\n"
+                       f"exec {shlex.join(server_command())} \"$@\"\n")
+    wrapper.chmod(0o755)
     (data / "User" / "settings.json").write_text(json.dumps({
-        "gap.server.path": server_command(),
+        "gap.server.path": [str(wrapper)],
         "workbench.startupEditor": "none",
         "workbench.tips.enabled": False,
         "workbench.welcomePage.walkthroughs.openOnInstall": False,
@@ -282,6 +292,7 @@ def session(tmp_path_factory):
                 page.set_default_timeout(30_000)
                 s = Session(page, workspace, data, artifacts)
                 s.timings = timings
+                s.broken = broken
                 s.fake = fake
                 try:
                     t0 = time.monotonic()
@@ -676,3 +687,58 @@ def test_apply_from_clipboard_and_strip_markers(session):
     except Exception as exc:  # noqa: BLE001
         s.fail(step, exc)
 
+
+
+def test_failed_restart_with_preview_open(session):
+    """GAP: Restart Server while the preview is open, and gap-ls cannot start (here: it exits at
+    once, like `python3 -m gap_ls` without gap-ls installed): the status bar item shows the
+    error, a message says how to install or configure gap-ls, and the preview panel adds no
+    error of its own about a server known not to run. The next restart with a working server
+    brings the server and the preview back."""
+    from playwright.sync_api import expect
+
+    s, page = session, session.page
+    step = "open the preview; make the server fail; GAP: Restart Server"
+    try:
+        s.focus_tab("dashboard.html")
+        s.command("GAP: Open Preview to the Side")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (preview_src(page) or "").startswith("http://127.0.0.1:"):
+            page.wait_for_timeout(300)
+        s.broken.touch()
+        s.focus_tab("dashboard.html")
+        s.command("GAP: Restart Server")
+
+        step = "the status bar item shows the error; a message says how to install or configure gap-ls; no preview error"
+        status = page.locator(".statusbar-item", has_text="GAP").first
+        expect(status.locator(".codicon-error")).to_have_count(1, timeout=60_000)
+        page.wait_for_timeout(3000)  # anything said late
+        s.command("Notifications: Show Notifications")
+        items = page.locator(".notifications-center .notification-list-item-message")
+        items.first.wait_for(timeout=10_000)
+        said = [t.inner_text() for t in items.all()]
+        assert any("pip install gap-ls" in t and "gap.server.path" in t for t in said), said
+        assert not [t for t in said if "GAP preview" in t], said
+        s.command("Notifications: Clear All Notifications")
+    except pytest.skip.Exception:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        s.fail(step, exc)
+    finally:
+        s.broken.unlink(missing_ok=True)
+    step = "GAP: Restart Server with a working server: it runs and the preview shows the artifact again"
+    try:
+        s.focus_tab("dashboard.html")
+        s.command("GAP: Restart Server")
+        expect(page.locator(".statusbar-item", has_text="GAP").first.locator(".codicon-error")).to_have_count(0, timeout=60_000)
+        s.wait_server_up(60)
+        deadline = time.monotonic() + 60
+        shown = ""
+        while time.monotonic() < deadline and not shown:
+            src = preview_src(page) or ""
+            m = re.match(r"http://127\.0\.0\.1:\d+", src)
+            shown = preview_text(page, m.group(0)) if m else ""
+            page.wait_for_timeout(300)
+        assert "Revenue" in shown
+    except Exception as exc:  # noqa: BLE001
+        s.fail(step, exc)

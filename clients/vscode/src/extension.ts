@@ -121,6 +121,11 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
   status.setServer('starting');
   try {
     await next.start();
+    if (!next.isRunning()) {
+      // vscode-languageclient 9 resolves start() when the server process exits during
+      // initialize (e.g. "No module named gap_ls"): that is a failed start too
+      throw new Error('the server exited during initialize (see "GAP: Show Server Output")');
+    }
   } catch (err) {
     status.setServer('stopped');
     const msg = `GAP: could not start the language server "${resolved.command}" (${resolved.source}): ${errorMessage(err)}. `
@@ -161,8 +166,11 @@ async function restart(context: vscode.ExtensionContext): Promise<void> {
   } finally {
     starting = undefined;
   }
-  // the new server has its own preview session (port and token): follow it
-  await preview.refresh();
+  // the new server has its own preview session (port and token): follow it (a server that did
+  // not start has said so already; the panel keeps its page until the next restart)
+  if (client?.isRunning()) {
+    await preview.refresh();
+  }
 }
 
 async function readyClient(): Promise<LanguageClient> {
