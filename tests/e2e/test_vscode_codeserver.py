@@ -552,6 +552,7 @@ def test_preview_follows_server_restart(session):
             page.wait_for_timeout(300)
         s.wait_server_up(60)
         s.focus_tab("dashboard.html")
+        page.locator(EDITOR).first.click()  # keyboard focus out of the webview, so F1 reaches the workbench
         s.command("GAP: Open Preview to the Side")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and preview_src(page) == old:
@@ -707,6 +708,7 @@ def test_failed_restart_with_preview_open(session):
             page.wait_for_timeout(300)
         s.broken.touch()
         s.focus_tab("dashboard.html")
+        page.locator(EDITOR).first.click()  # keyboard focus out of the webview
         s.command("GAP: Restart Server")
 
         step = "the status bar item shows the error; a message says how to install or configure gap-ls; no preview error"
@@ -729,6 +731,7 @@ def test_failed_restart_with_preview_open(session):
     step = "GAP: Restart Server with a working server: it runs and the preview shows the artifact again"
     try:
         s.focus_tab("dashboard.html")
+        page.locator(EDITOR).first.click()  # keyboard focus out of the webview
         s.command("GAP: Restart Server")
         expect(page.locator(".statusbar-item", has_text="GAP").first.locator(".codicon-error")).to_have_count(0, timeout=60_000)
         s.wait_server_up(60)
