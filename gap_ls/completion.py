@@ -89,7 +89,8 @@ def completions(ls, doc, pos: types.Position) -> list[types.CompletionItem]:
             detail = " · ".join(x for x in (info.type, info.label, f"accepts {info.accepts}" if info.accepts else None) if x)
             items.append(
                 types.CompletionItem(label=info.id, kind=types.CompletionItemKind.Reference, detail=detail or f"target in {view.name}",
-                                     text_edit=types.TextEdit(range=rng, new_text=info.id), sort_text=f"{i:06d}")
+                                     text_edit=types.TextEdit(range=rng, new_text=json.dumps(info.id, ensure_ascii=False)[1:-1]),
+                                     sort_text=f"{i:06d}")
             )
         return items
     return _structural(ls, doc, off, pos)
@@ -103,12 +104,12 @@ def _structural(ls, doc, off, pos) -> list[types.CompletionItem]:
         name = doc.uri.rsplit("/", 1)[-1].split(".", 1)[0]
         view = resolve_artifact(ls, name, doc.uri)
         fmt = view.format if view else "text/html"
-        first = view.index.ids()[0] if view and len(view.index) else "target-id"
+        first = json.dumps(view.index.ids()[0], ensure_ascii=False)[1:-1] if view and len(view.index) else "target-id"
         version = max((view.version or 1), 1) + 1 if view else 2
         body = (
             '{\n  "protocol": "gap/0.1",\n  "id": "%s",\n  "version": %d,\n  "name": "edit",\n  "meta": {"format": "%s"},\n'
             '  "content": [\n    {"op": "replace", "target": {"type": "id", "value": "%s"}, "content": "%s"}\n  ]\n}\n'
-        ) % (name, version, fmt, "${1:%s}" % first if snip else first, "$2" if snip else "")
+        ) % (name, version, fmt, "${1:%s}" % re.sub(r"([$}\\])", r"\\\1", first) if snip else first, "$2" if snip else "")
         out.append(types.CompletionItem(label="GAP edit envelope", kind=types.CompletionItemKind.Snippet,
                                         insert_text=body, insert_text_format=types.InsertTextFormat.Snippet if snip else types.InsertTextFormat.PlainText))
         return out
@@ -118,7 +119,7 @@ def _structural(ls, doc, off, pos) -> list[types.CompletionItem]:
         target = "${2%s}" % _choice(ids[:200]) if ids else "${2:target-id}"
         body = '{"op": "${1%s}", "target": {"type": "id", "value": "%s"}, "content": "$3"}' % (_choice(list(OPS)), target)
     else:
-        body = '{"op": "replace", "target": {"type": "id", "value": "%s"}, "content": ""}' % (ids[0] if ids else "target-id")
+        body = '{"op": "replace", "target": {"type": "id", "value": "%s"}, "content": ""}' % (json.dumps(ids[0], ensure_ascii=False)[1:-1] if ids else "target-id")
     out.append(
         types.CompletionItem(
             label="GAP operation", kind=types.CompletionItemKind.Snippet, detail="replace / insert / delete one target",

@@ -248,3 +248,20 @@ async def test_jsonl_lines_are_split_at_line_feeds_only(ws_client):
     syms = await ws_client.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=TID(uri=uri)))
     assert [(s.name, s.range.start.line, [c.name for c in s.children]) for s in syms] == [
         ("edit dashboard v2", 0, ["replace revenue-value"]), ("edit dashboard v2", 1, ["replace revenue-value"])]
+
+
+async def test_completed_target_ids_are_written_as_json_string_content(ws_client):
+    """A target id holding a backslash or a double quote (``id='say "hi"'``) is completed as
+    JSON string content: the envelope stays valid JSON and names that id."""
+    ws, ed = ws_client.ws, ws_client.editor
+    (ws / "odd.html").write_text('<gap:target id=\'say "hi"\'>x</gap:target><gap:target id="a\\b">y</gap:target>\n', "utf-8")
+    env = '{"protocol":"gap/0.1","id":"odd","version":2,"name":"edit","meta":{"format":"text/html"},"content":[{"op":"replace","target":{"type":"id","value":""},"content":"z"}]}'
+    (ws / "odd.gap.json").write_text(env, "utf-8")
+    uri = ed.open_file(ws / "odd.gap.json", "json")
+    pos = position_of(env, '"value":""', 9)
+    res = await ws_client.text_document_completion_async(types.CompletionParams(text_document=TID(uri=uri), position=pos))
+    items = {i.label: i for i in (res.items if hasattr(res, "items") else res)}
+    assert set(items) == {'say "hi"', "a\\b"}
+    for label, item in items.items():
+        done = env[: len(env[:env.index('"value":""') + 9])] + item.text_edit.new_text + env[env.index('"value":""') + 9 :]
+        assert json.loads(done)["content"][0]["target"]["value"] == label, done
