@@ -77,25 +77,16 @@ def format_for(uri: str, language_id: str | None) -> str:
     return LANGUAGE_FORMATS.get((language_id or "").lower(), "text/plain")
 
 
-#: the start of a YAML line up to its content: indentation and compact block indicators
-#: (``- - ? …``); every block nesting level on the line starts at a column of its own in it
-_YAML_LEVELS = re.compile(r"^[ \t]*(?:[-?:](?:[ \t]+|$))*", re.M)
-#: tree-sitter-yaml's scanner writes past its 1024-byte state buffer and crashes the process at
-#: about 255 nested block levels (tree-sitter-grammars/tree-sitter-yaml#48); a line whose
-#: indentation and indicators stay within this many columns nests at most that deep
-YAML_MAX_COLUMNS = 200
-
-
 def pointer_blocked(text: str, fmt: str) -> str | None:
     """Why the engine's JSON Pointer functions (tree-sitter) must not be called on the body
     ``text`` of format ``fmt`` — a YAML document whose block nesting may be deeper than
     tree-sitter-yaml survives — or None when they may. A conservative, linear bound: the
     widest indentation-plus-indicators prefix of any line."""
-    from gap_engine.pointer import format_kind
+    from gap_engine.pointer import YAML_MAX_COLUMNS, format_kind, yaml_block_columns
 
     if format_kind(fmt) != "yaml":
         return None
-    widest = max((m.end() - m.start() for m in _YAML_LEVELS.finditer(text)), default=0)
+    widest = yaml_block_columns(text)
     if widest <= YAML_MAX_COLUMNS:
         return None
     return (

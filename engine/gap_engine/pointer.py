@@ -173,6 +173,34 @@ class _TreeError(ValueError):
 YAML_MAX_LINES = 32768
 
 
+#: The start of a YAML line up to its content: indentation and compact block indicators
+#: (``- - ? …``); every block nesting level on the line starts at a column of its own in it.
+_YAML_LEVELS = re.compile(r"^[ \t]*(?:[-?:](?:[ \t]+|$))*", re.M)
+
+#: tree-sitter-yaml's scanner writes past its state buffer and crashes the process at about
+#: 255 nested block levels (tree-sitter-grammars/tree-sitter-yaml#48). A line whose
+#: indentation and block indicators stay within this many columns nests at most that deep;
+#: YAML reaching further is not handed to it.
+YAML_MAX_COLUMNS = 200
+
+
+def yaml_block_columns(text: str) -> int:
+    """The widest indentation-plus-block-indicators prefix of any line of ``text``, in
+    characters: a linear upper bound of its block nesting (compare with
+    :data:`YAML_MAX_COLUMNS`)."""
+    return max((m.end() - m.start() for m in _YAML_LEVELS.finditer(text)), default=0)
+
+
+def _yaml_too_deep(text: str) -> str | None:
+    cols = yaml_block_columns(text)
+    if cols <= YAML_MAX_COLUMNS:
+        return None
+    return (
+        f"nested up to {cols} columns deep; the format-preserving parser reads at most {YAML_MAX_COLUMNS} "
+        "(tree-sitter-yaml crashes on block nesting about 255 levels deep, tree-sitter-grammars/tree-sitter-yaml#48)"
+    )
+
+
 class _Doc:
     """A parsed body: its tree-sitter tree, its value, and byte → code point conversion."""
 
@@ -182,6 +210,8 @@ class _Doc:
         self.body = body
         self.kind = kind
         self.raw = body.encode("utf-8")
+        if kind == "yaml" and (deep := _yaml_too_deep(body)) is not None:
+            raise _TreeError(deep)
         jp, yp = _parsers()
         self.tree = (jp if kind == "json" else yp).parse(self.raw)
         self._ascii = body.isascii()
@@ -652,6 +682,8 @@ def _content_end(doc: _Doc, node) -> int:
 
 def _yaml_value_kind(content: str):
     """How content can be placed: (text, is_block_collection)."""
+    if _yaml_too_deep(content) is not None:
+        return True  # never parsed here: _yaml_splice refuses it
     _, yp = _parsers()
     tree = yp.parse(content.encode("utf-8"))
     root = tree.root_node
@@ -812,6 +844,8 @@ def _yaml_splice(doc: _Doc, tokens, op, content, value, label, aid):
     text = block = None
     if content is not None:
         text, block = _prepare_yaml_content(content, value, _seq_indented(doc))
+        if (deep := _yaml_too_deep(text)) is not None:  # (pretty JSON content becomes block YAML)
+            raise GapError(INVALID_CONTENT, f"{label}: the content is {deep}", artifact_id=aid)
     if not tokens:
         root = _root_value(doc)
         if op != "replace":
@@ -963,6 +997,8 @@ def apply_pointer_op(i: int, op, body: str, fmt: str, artifact_id: str | None) -
     content = op.content
     if content is not None and "\r" in content:
         content = content.replace("\r\n", "\n").replace("\r", "\n")  # the body's line breaks are used below
+    if kind == "yaml" and content is not None and (deep := _yaml_too_deep(content)) is not None:
+        raise GapError(INVALID_CONTENT, f"{label}: the content is {deep}", artifact_id=artifact_id, op_index=i)
     view = _view(body)
     try:
         if view is None:

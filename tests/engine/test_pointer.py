@@ -698,3 +698,60 @@ def test_pointer_edit_that_leaves_malformed_markers_warns_or_is_refused_when_str
     with pytest.raises(GapError) as ei:
         apply_with_splices(art, env, strict_markers=True)
     assert ei.value.code == "invalid_content" and "malformed markers" in ei.value.message
+
+
+_DEEP_YAML_PROBE = r'''
+import json, sys
+from gap_engine import Artifact, GapError, apply, parse_envelope
+from gap_engine.pointer import list_paths, pointer_span
+
+def edit(art_id, pointer, content):
+    return parse_envelope(json.dumps({"protocol": "gap/0.1", "id": art_id, "version": 2, "name": "edit",
+        "meta": {"format": "application/yaml"},
+        "content": [{"op": "replace", "target": {"type": "pointer", "value": pointer}, "content": content}]}))
+
+deep = "- " * 300 + "x\n"  # one line, 300 nested block sequences
+nested_keys = "a:\n" + "".join(" " * i + "k:\n" for i in range(1, 300)) + " " * 300 + "v\n"
+small = Artifact("s", 1, "application/yaml", "a: 1\nb: 2\n")
+out = {}
+for name, body in (("dashes", deep), ("keys", nested_keys)):
+    try:
+        list_paths(body, "application/yaml")
+        out[name + ".list_paths"] = "listed"
+    except GapError as err:
+        out[name + ".list_paths"] = err.code + ": " + err.message
+    out[name + ".pointer_span"] = pointer_span(body, "application/yaml", "/a")
+    for what, (art, env) in {
+        "artifact": (Artifact("d", 1, "application/yaml", body), edit("d", "/a", "1")),
+        "content": (small, edit("s", "/a", body)),
+    }.items():
+        try:
+            apply(art, env)
+            out[name + "." + what] = "applied"
+        except GapError as err:
+            out[name + "." + what] = err.code + ": " + err.message
+print(json.dumps(out))
+'''
+
+
+def test_yaml_nested_deeper_than_tree_sitter_survives_is_refused_not_a_crash():
+    """tree-sitter-yaml crashes the process on block nesting about 255 levels deep
+    (tree-sitter-grammars/tree-sitter-yaml#48): such an artifact or content is refused with a
+    GapError saying why, and never reaches the parser. Run in a child process, so that a
+    regression fails this test instead of killing the test run."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    engine = str(Path(__file__).resolve().parents[2] / "engine")
+    env = {**os.environ, "PYTHONPATH": engine + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, "-c", _DEEP_YAML_PROBE], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, f"the probe died with {proc.returncode}: {proc.stderr[-800:]}"
+    out = json.loads(proc.stdout)
+    for name in ("dashes", "keys"):
+        assert out[name + ".list_paths"].startswith("invalid_content: list_paths: the artifact does not parse (nested up to")
+        assert out[name + ".pointer_span"] is None
+        assert out[name + ".artifact"].startswith("target_not_found: operation 0 (replace on pointer '/a'): the pointer cannot be resolved, the artifact is nested up to")
+        assert out[name + ".content"].startswith("invalid_content: operation 0 (replace on pointer '/a'): the content is nested up to")
+        assert "tree-sitter-yaml#48" in out[name + ".artifact"]
