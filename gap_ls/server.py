@@ -339,6 +339,8 @@ class GapLanguageServer(LanguageServer):
         super().__init__("gap-ls", __version__, protocol_cls=GapProtocol)
         self.documents = DocumentStore()
         self.settings = Settings.from_env()
+        #: the settings problems last shown to the user (see gap_ls.settings.apply_section)
+        self._settings_told: frozenset = frozenset()
         self.listeners: list[DocListener] = []
         self.tasks: set[asyncio.Task] = set()
         self.preview = None  # set by gap_ls.preview

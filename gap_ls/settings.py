@@ -179,10 +179,15 @@ class Settings:
 
 def apply_section(ls, section: Any) -> None:
     """Use a ``gap`` section (from ``workspace/configuration`` or pushed in
-    ``workspace/didChangeConfiguration``); tell the user about invalid values."""
+    ``workspace/didChangeConfiguration``); tell the user about invalid values — each once:
+    a later change of settings that leaves a bad value as it was does not repeat its warning
+    (one that is fixed and then broken again is told again)."""
     ls.settings, problems = Settings.from_env().merged(section)
+    told = getattr(ls, "_settings_told", frozenset())
     for p in problems:
-        ls.show(f"gap-ls: {p}", types.MessageType.Warning)
+        if p not in told:
+            ls.show(f"gap-ls: {p}", types.MessageType.Warning)
+    ls._settings_told = frozenset(problems)
 
 
 async def refresh(ls, pushed: Any = None) -> None:

@@ -51,3 +51,31 @@ async def test_invalid_environment_values_are_shown_once(client: LanguageClient)
     await asyncio.sleep(0.5)
     assert len(warnings()) == len(got) == 2, warnings()
     assert all(SECRET not in m.message for m in client.messages)
+
+
+async def test_an_invalid_setting_is_told_once_until_it_changes(client: LanguageClient):
+    """A bad ``gap.*`` value is shown when it arrives; a later settings change that leaves it
+    as it was does not repeat it (VS Code sends didChangeConfiguration for any setting); a
+    fixed then broken value is told again."""
+    def told(fragment: str) -> int:
+        return sum(1 for m in client.messages if m.type == types.MessageType.Warning and fragment in m.message)
+
+    async def change(section: dict, fragment: str, n: int) -> None:
+        client.set_configuration(section, section="gap")
+        client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+        # one more round trip, to be sure the server has read the section
+        await client.workspace_execute_command_async(types.ExecuteCommandParams(command="gap.llmStats", arguments=[]))
+        for _ in range(100):
+            if told(fragment) >= n:
+                break
+            await asyncio.sleep(0.02)
+
+    bad = "gap.diagnostics.debounceMs"
+    await change({"confirmEdits": False, "diagnostics": {"debounceMs": -5}}, bad, 1)
+    assert told(bad) == 1
+    await change({"confirmEdits": True, "diagnostics": {"debounceMs": -5}}, bad, 2)
+    await change({"confirmEdits": False, "diagnostics": {"debounceMs": -5}}, bad, 2)
+    assert told(bad) == 1  # the same bad value: not repeated
+    await change({"confirmEdits": False, "diagnostics": {"debounceMs": 100}}, bad, 2)
+    await change({"confirmEdits": False, "diagnostics": {"debounceMs": -5}}, bad, 2)
+    assert told(bad) == 2  # fixed, then broken again: told again
