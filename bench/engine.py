@@ -49,23 +49,12 @@ def timeit(fn, repeat: int, inner: int = 1) -> list[float]:
 
 
 def best_pair(fa, fb, repeat: int, inner_a: int, inner_b: int) -> tuple[float, float]:
-    """The best seconds per call of ``fa`` and of ``fb``, their batches interleaved so that
-    the machine's speed drifting during the measurement touches both alike."""
+    """The best seconds per call of ``fa`` and of ``fb`` (see :func:`timeit`), their batches
+    interleaved so that the machine's speed drifting during the measurement touches both alike."""
     ba = bb = float("inf")
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            t0 = time.perf_counter_ns()
-            for _ in range(inner_a):
-                fa()
-            t1 = time.perf_counter_ns()
-            for _ in range(inner_b):
-                fb()
-            t2 = time.perf_counter_ns()
-            ba = min(ba, (t1 - t0) / inner_a / 1e9)
-            bb = min(bb, (t2 - t1) / inner_b / 1e9)
-    finally:
-        gc.enable()
+    for _ in range(repeat):
+        ba = min(ba, timeit(fa, 1, inner_a)[0])
+        bb = min(bb, timeit(fb, 1, inner_b)[0])
     return ba, bb
 
 
