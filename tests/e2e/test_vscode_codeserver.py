@@ -460,14 +460,7 @@ def test_preview_to_the_side(session):
         src = None
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not src:
-            for frame in page.frames:
-                try:
-                    el = frame.query_selector("iframe#gap-preview")
-                except Exception:  # noqa: BLE001 — frame detached while looking
-                    continue
-                if el:
-                    src = el.get_attribute("src")
-                    break
+            src = preview_src(page)
             page.wait_for_timeout(300)
         assert src and src.startswith("http://127.0.0.1:"), f"preview iframe src: {src!r}"
         assert "token=" in src, "the preview URL carries the session token"
@@ -515,6 +508,17 @@ def preview_src(page) -> str | None:
     return None
 
 
+def open_preview(s: Session) -> str | None:
+    """Run GAP: Open Preview to the Side on dashboard.html and wait (up to 30 s) until the
+    webview frames a 127.0.0.1 URL; the URL it frames then (None: no preview frame)."""
+    s.focus_tab("dashboard.html")
+    s.command("GAP: Open Preview to the Side")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (preview_src(s.page) or "").startswith("http://127.0.0.1:"):
+        s.page.wait_for_timeout(300)
+    return preview_src(s.page)
+
+
 def preview_text(page, origin: str) -> str:
     """The body text of the preview page served from ``origin`` inside the webview ('' if none)."""
     for frame in page.frames:
@@ -536,12 +540,7 @@ def test_preview_follows_server_restart(session):
     s, page = session, session.page
     step = "open the preview and note its URL"
     try:
-        s.focus_tab("dashboard.html")
-        s.command("GAP: Open Preview to the Side")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (preview_src(page) or "").startswith("http://127.0.0.1:"):
-            page.wait_for_timeout(300)
-        old = preview_src(page)
+        old = open_preview(s)
         assert old and old.startswith("http://127.0.0.1:"), old
 
         step = "restart the server; open the preview again"
@@ -701,11 +700,7 @@ def test_failed_restart_with_preview_open(session):
     s, page = session, session.page
     step = "open the preview; make the server fail; GAP: Restart Server"
     try:
-        s.focus_tab("dashboard.html")
-        s.command("GAP: Open Preview to the Side")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (preview_src(page) or "").startswith("http://127.0.0.1:"):
-            page.wait_for_timeout(300)
+        open_preview(s)
         s.broken.touch()
         s.focus_tab("dashboard.html")
         page.locator(EDITOR).first.click()  # keyboard focus out of the webview
