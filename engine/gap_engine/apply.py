@@ -318,14 +318,8 @@ def _one_id_op(body: str, idx: Index, op):
     ):
         return None
     d = n - (e - s)
-    old_marked = False
-    if s < e:  # a replace or delete: does the content it drops hold a marker?
-        if idx.problems:
-            old_marked = body.find("<", s, e) >= 0 and body.find("gap:target", s, e) >= 0
-        else:  # every marker is a target's: only a parent's content holds one
-            parents = idx._parents
-            old_marked = rec[0] in (parents if parents is not None else idx._parent_ids())
-    if marked or old_marked:
+    # a replace or delete: does the content it drops hold a marker?
+    if marked or (s < e and _content_holds_marker(body, idx, rec, s, e)):
         new_idx = idx._edit_one(s, e, text, rec, marked)
         if new_idx is None:
             return None
@@ -482,8 +476,6 @@ def _plain_batch(body: str, idx: Index, ops):
     the pieces are disjoint and independent; the index only shifts. Two operations on one
     target give pieces that share a point or overlap, and are left to :func:`_id_batch`
     (an insert_before and an insert_after of one non-empty content commute: they are kept).
-    Operations in document order (the usual case) are assembled as they are read; others are
-    sorted first.
     Returns ``(new body, new index, splices)`` or None (then :func:`_id_batch` decides)."""
     recs = idx._recs
     nd = len(idx._deltas)
@@ -495,10 +487,6 @@ def _plain_batch(body: str, idx: Index, ops):
             parents = idx._parent_ids()
     pieces = []
     append = pieces.append
-    parts = []
-    pos = -1  # where the last piece ends (its start, for an insert)
-    prev = 0  # the end of the last piece's range in the body
-    ordered = True
     for op in ops:
         t = op.target
         if t.type != "id":
@@ -540,42 +528,37 @@ def _plain_batch(body: str, idx: Index, ops):
         ):
             return None
         append((s, e, text))
-        if ordered:
-            if s > pos:
-                parts.append(body[prev:s])
-                parts.append(text)
-                prev = e
-                pos = e if s < e else s  # an insert: a later piece at the same point is the same target's
-            else:
-                ordered = False
-    if not ordered:
-        pieces.sort()  # distinct starts, unless two operations share a target (refused below)
-        parts = []
-        pos = -1
-        prev = 0
-        for s, e, text in pieces:
-            if s <= pos:
-                return None  # a shared point or an overlap: one target addressed twice
-            parts.append(body[prev:s])
-            parts.append(text)
-            prev = e
-            pos = e if s < e else s
-    parts.append(body[prev:])
-    new_body = "".join(parts)
+    pieces.sort()  # distinct starts, unless two operations share a target (refused below)
+    parts = []
+    pos = -1  # where the last piece ends (its start, for an insert)
+    prev = 0  # the end of the last piece's range in the body
     growth = 0
+    edges = None  # edits where text joined with its surroundings may form a marker
     shifts = []
     empty = False
     for s, e, text in pieces:
+        if s <= pos:
+            return None  # a shared point or an overlap: one target addressed twice
+        parts.append(body[prev:s])
+        parts.append(text)
+        prev = e
+        pos = e if s < e else s  # an insert: a later piece at the same point is the same target's
         n = len(text)
         if (body[s - 1] != ">" and "<" in body[s - 12 : s]) or (n and text[-1] != ">" and "<" in text[-11:]):
-            # text joined with its surroundings may form a marker (see _one_id_op)
-            if joins_marker(new_body, s + growth) or (n and joins_marker(new_body, s + growth + n)):
-                return None
+            if edges is None:
+                edges = []
+            edges.append((s + growth, n))  # see _one_id_op
         d = n - (e - s)
         if not n and s == e:
             empty = True
         shifts.append((s, d))
         growth += d
+    parts.append(body[prev:])
+    new_body = "".join(parts)
+    if edges is not None:
+        for p, n in edges:
+            if joins_marker(new_body, p) or (n and joins_marker(new_body, p + n)):
+                return None
     shifts.reverse()
     deltas = idx._deltas
     if parents is None or len(deltas) + len(shifts) > _MAX_PENDING:
