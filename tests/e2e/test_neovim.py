@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -274,19 +275,48 @@ def fake_opener(tmp_path: Path, env: dict) -> tuple[dict, Path]:
     return dict(env, PATH=f"{bindir}:{env['PATH']}"), opened
 
 
-def test_docs_neovim_07_snippet(tmp_path, editor_env, workspace):
-    """The copy-paste Neovim 0.7 set-up in docs/editors/neovim.md attaches, lists symbols, applies, previews."""
-    snippet = doc_block("(Neovim 0.7+)")
-    assert 'cmd = { "gap-ls" }' in snippet
+def docs_07_init(tmp_path: Path, snippet: str) -> str:
+    """Write the documented Neovim 0.7 set-up (``snippet``, its ``cmd`` the harness's server) as
+    init.lua; the Lua that loads it and edits dashboard.html (``ws``, ``buf``)."""
     (tmp_path / "init.lua").write_text(snippet.replace('cmd = { "gap-ls" }', "cmd = H_SERVER_CMD"), encoding="utf-8")
-    env, opened = fake_opener(tmp_path, dict(editor_env, GAP_WS=str(workspace)))
-    r = run_nvim(tmp_path, env, f"""
-vim.cmd("filetype on")
+    return f"""
 H_SERVER_CMD = H.server_cmd()
 dofile({json.dumps(str(tmp_path / "init.lua"))})
 local ws = os.getenv("GAP_WS")
 vim.cmd("edit " .. vim.fn.fnameescape(ws .. "/dashboard.html"))
 local buf = vim.api.nvim_get_current_buf()
+"""
+
+
+# :GapApply of revenue.gap.json on `buf`; its text after the edit in H.R.after
+GAP_APPLY_REVENUE = """
+vim.fn.setreg("a", table.concat(vim.fn.readfile(ws .. "/revenue.gap.json"), "\\n"))
+vim.cmd("GapApply a")
+H.wait_for(function() return H.text(buf):find("$15,720", 1, true) ~= nil end, 10000)
+H.R.after = H.text(buf)
+"""
+
+# another language server (tests/e2e/nvim/other_server.py) on the same HTML buffers, as a
+# user's HTML server would be: the command in $OTHER_LS, ATTACH_OTHER_LS attaches it
+OTHER_LS = json.dumps([sys.executable, str(E2E / "nvim" / "other_server.py")])
+ATTACH_OTHER_LS = """
+local other
+vim.api.nvim_create_autocmd("FileType", { pattern = "html", callback = function(args)
+  other = other or vim.lsp.start_client({ name = "other-ls", cmd = vim.fn.json_decode(os.getenv("OTHER_LS")),
+    root_dir = vim.fn.getcwd() })
+  vim.lsp.buf_attach_client(args.buf, other)
+end })
+"""
+
+
+def test_docs_neovim_07_snippet(tmp_path, editor_env, workspace):
+    """The copy-paste Neovim 0.7 set-up in docs/editors/neovim.md attaches, lists symbols, applies, previews."""
+    snippet = doc_block("(Neovim 0.7+)")
+    assert 'cmd = { "gap-ls" }' in snippet
+    env, opened = fake_opener(tmp_path, dict(editor_env, GAP_WS=str(workspace)))
+    r = run_nvim(tmp_path, env, f"""
+vim.cmd("filetype on")
+{docs_07_init(tmp_path, snippet)}
 assert(H.wait_for(function()
   for id, c in pairs(vim.lsp.buf_get_clients(buf)) do
     if c.name == "gap-ls" and c.initialized then H.client_id = c.id return true end
@@ -294,10 +324,7 @@ assert(H.wait_for(function()
 end, 15000), "the documented config did not attach gap-ls")
 local syms = H.request(buf, "textDocument/documentSymbol", {{ textDocument = {{ uri = H.uri(buf) }} }})
 H.R.symbols = H.symbol_tree(syms)
-vim.fn.setreg("a", table.concat(vim.fn.readfile(ws .. "/revenue.gap.json"), "\\n"))
-vim.cmd("GapApply a")
-H.wait_for(function() return H.text(buf):find("$15,720", 1, true) ~= nil end, 10000)
-H.R.after = H.text(buf)
+{GAP_APPLY_REVENUE}
 vim.cmd("GapPreview")
 H.wait_for(function() return vim.fn.filereadable({json.dumps(str(opened))}) == 1 end, 10000)
 """)
@@ -410,28 +437,15 @@ def test_docs_neovim_07_snippet_beside_another_server(tmp_path, editor_env, work
     """The documented 0.7 set-up in a Neovim that also runs another server for HTML (the usual
     case): :GapApply and :GapPreview talk to gap-ls only — no error from the other server is
     shown as a gap-ls error."""
-    import sys
-
-    snippet = doc_block("(Neovim 0.7+)")
-    (tmp_path / "init.lua").write_text(snippet.replace('cmd = { "gap-ls" }', "cmd = H_SERVER_CMD"), encoding="utf-8")
-    other = [sys.executable, str(E2E / "nvim" / "other_server.py")]
-    env, opened = fake_opener(tmp_path, dict(editor_env, GAP_WS=str(workspace), OTHER_LS=json.dumps(other)))
+    load_docs_init = docs_07_init(tmp_path, doc_block("(Neovim 0.7+)"))
+    env, opened = fake_opener(tmp_path, dict(editor_env, GAP_WS=str(workspace), OTHER_LS=OTHER_LS))
     r = run_nvim(tmp_path, env, f"""
 vim.cmd("filetype on")
 H.R.notes = {{}}
 vim.notify = function(msg, level) table.insert(H.R.notes, {{ msg = tostring(msg), level = level }}) end
 -- the user's HTML server
-local other
-vim.api.nvim_create_autocmd("FileType", {{ pattern = "html", callback = function(args)
-  other = other or vim.lsp.start_client({{ name = "other-ls", cmd = vim.fn.json_decode(os.getenv("OTHER_LS")),
-    root_dir = vim.fn.getcwd() }})
-  vim.lsp.buf_attach_client(args.buf, other)
-end }})
-H_SERVER_CMD = H.server_cmd()
-dofile({json.dumps(str(tmp_path / "init.lua"))})
-local ws = os.getenv("GAP_WS")
-vim.cmd("edit " .. vim.fn.fnameescape(ws .. "/dashboard.html"))
-local buf = vim.api.nvim_get_current_buf()
+{ATTACH_OTHER_LS}
+{load_docs_init}
 assert(H.wait_for(function()
   local n = 0
   for _, c in pairs(vim.lsp.buf_get_clients(buf)) do
@@ -440,10 +454,7 @@ assert(H.wait_for(function()
   end
   return n == 2
 end, 15000), "gap-ls and the other server did not both attach")
-vim.fn.setreg("a", table.concat(vim.fn.readfile(ws .. "/revenue.gap.json"), "\\n"))
-vim.cmd("GapApply a")
-H.wait_for(function() return H.text(buf):find("$15,720", 1, true) ~= nil end, 10000)
-H.R.after = H.text(buf)
+{GAP_APPLY_REVENUE}
 vim.cmd("GapPreview")
 H.wait_for(function() return vim.fn.filereadable({json.dumps(str(opened))}) == 1 end, 10000)
 vim.cmd("GapStrip")
@@ -462,21 +473,13 @@ vim.wait(1000, function() return false end, 50) -- any late answer from the othe
 def test_plugin_target_at_cursor_ignores_other_servers(tmp_path, editor_env, workspace):
     """:GapEdit scopes to the GAP target under the cursor: the plugin takes it from gap-ls'
     symbols only, not from another server's outline of the same buffer (HTML elements)."""
-    import sys
-
-    other = [sys.executable, str(E2E / "nvim" / "other_server.py")]
-    env = dict(editor_env, GAP_WS=str(workspace), OTHER_LS=json.dumps(other))
+    env = dict(editor_env, GAP_WS=str(workspace), OTHER_LS=OTHER_LS)
     r = run_nvim(tmp_path, env, """
 vim.cmd("filetype on")
 local ws = os.getenv("GAP_WS")
 local gap = require("gap")
 gap.setup({ cmd = H.server_cmd() })
-local other
-vim.api.nvim_create_autocmd("FileType", { pattern = "html", callback = function(args)
-  other = other or vim.lsp.start_client({ name = "other-ls", cmd = vim.fn.json_decode(os.getenv("OTHER_LS")),
-    root_dir = vim.fn.getcwd() })
-  vim.lsp.buf_attach_client(args.buf, other)
-end })
+""" + ATTACH_OTHER_LS + """
 vim.cmd("edit " .. vim.fn.fnameescape(ws .. "/dashboard.html"))
 local buf = vim.api.nvim_get_current_buf()
 assert(H.wait_for(function()
