@@ -997,8 +997,6 @@ def apply_pointer_op(i: int, op, body: str, fmt: str, artifact_id: str | None) -
     content = op.content
     if content is not None and "\r" in content:
         content = content.replace("\r\n", "\n").replace("\r", "\n")  # the body's line breaks are used below
-    if kind == "yaml" and content is not None and (deep := _yaml_too_deep(content)) is not None:
-        raise GapError(INVALID_CONTENT, f"{label}: the content is {deep}", artifact_id=artifact_id, op_index=i)
     view = _view(body)
     try:
         if view is None:
