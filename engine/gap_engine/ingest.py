@@ -74,6 +74,10 @@ def _raw_decode(dec: json.JSONDecoder, text: str, start: int):
         raise ValueError("arrays or objects nested too deeply") from None
 
 
+_COMMAS = "removed trailing commas"
+_RAW = "kept raw line breaks or tabs inside strings"
+
+
 def _loads(text: str, repairs: list[str]) -> Any:
     """``json.loads`` with the mechanical repairs: trailing commas removed, raw control
     characters (a line break, a tab) inside strings kept; the repairs made are listed."""
@@ -81,11 +85,9 @@ def _loads(text: str, repairs: list[str]) -> Any:
         return _json(text)
     except ValueError as first:
         fixed = _strip_trailing_commas(text)
-        commas = "removed trailing commas"
-        raw = "kept raw line breaks or tabs inside strings"
-        attempts = [(text, False, (raw,))]
+        attempts = [(text, False, (_RAW,))]
         if fixed != text:
-            attempts = [(fixed, True, (commas,)), *attempts, (fixed, False, (commas, raw))]
+            attempts = [(fixed, True, (_COMMAS,)), *attempts, (fixed, False, (_COMMAS, _RAW))]
         for candidate, strict, made in attempts:
             try:
                 value = _json(candidate, strict)
@@ -221,11 +223,9 @@ def _decode_at(text: str, start: int):
     None, or ``_DEEP``; with the repairs of :func:`_loads` when the error says they may help
     (a repair is tried only where the decoder stopped at a raw control character or a
     trailing comma, so that scanning prose stays linear in practice)."""
-    commas = "removed trailing commas"
-    raw = "kept raw line breaks or tabs inside strings"
     made: tuple = ()
     # strict first; the lax decoder only when the strict one stopped at a raw control character
-    for dec, repairs in ((_STRICT, ()), (_LAX, (raw,))):
+    for dec, repairs in ((_STRICT, ()), (_LAX, (_RAW,))):
         made = repairs
         try:
             value, end = _raw_decode_from(dec, text, start)
@@ -252,7 +252,7 @@ def _decode_at(text: str, start: int):
         piece = text[start:] if whole else text[start : start + size]
         candidate = _strip_trailing_commas(piece)
         cut = False
-        for dec, more in ((_STRICT, ()), (_LAX, (raw,))) if not made else ((_LAX, made),):
+        for dec, more in ((_STRICT, ()), (_LAX, (_RAW,))) if not made else ((_LAX, made),):
             try:
                 value, n = _raw_decode(dec, candidate, 0)
             except json.JSONDecodeError as exc:
@@ -260,7 +260,7 @@ def _decode_at(text: str, start: int):
                 continue
             except ValueError:
                 continue
-            return value, start + _raw_length(piece, n), (commas, *more)
+            return value, start + _raw_length(piece, candidate, n), (_COMMAS, *more)
         if whole or not cut:
             return None
         size *= 4
@@ -288,11 +288,11 @@ def _raw_decode_from(dec: json.JSONDecoder, text: str, start: int):
     return dec.raw_decode(text, start)
 
 
-def _raw_length(text: str, n: int) -> int:
-    """How many characters of ``text`` :func:`_strip_trailing_commas` turns into ``n``."""
+def _raw_length(text: str, stripped: str, n: int) -> int:
+    """How many characters of ``text`` became the first ``n`` of ``stripped``
+    (``_strip_trailing_commas(text)``)."""
     kept = 0
     i = 0
-    stripped = _strip_trailing_commas(text)
     # walk both strings: the stripped one only lacks some commas of the original
     j = 0
     while kept < n and i < len(text):
