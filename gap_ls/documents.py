@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import unquote, urlparse
 
-from gap_engine import Artifact, Index, scan
+from gap_engine import Artifact, GapError, Index, scan
 from gap_engine.replay import format_for_path
 from lsprotocol import types
 
@@ -94,6 +94,23 @@ def pointer_blocked(text: str, fmt: str) -> str | None:
         f"about 255 levels deep (tree-sitter-grammars/tree-sitter-yaml#48), so JSON Pointer symbols, completion and "
         f"pointer edits are unavailable for it (at most {YAML_MAX_COLUMNS} columns); <gap:target> markers still work"
     )
+
+
+def refuse_blocked_pointers(body: str, fmt: str, env) -> None:
+    """Refuse an edit envelope ``env`` that addresses ``body`` by JSON Pointer when
+    :func:`pointer_blocked` says the engine's pointer functions must not parse it.
+
+    Raises:
+        GapError: ``target_not_found`` on the first pointer operation, saying why.
+    """
+    if env.name != "edit":
+        return
+    why = pointer_blocked(body, fmt)
+    if why is None:
+        return
+    for i, op in enumerate(env.content):
+        if op.target.type == "pointer":
+            raise GapError("target_not_found", f"JSON Pointer {op.target.value!r} cannot be resolved: {why}", op_index=i)
 
 
 class Document:

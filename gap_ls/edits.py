@@ -32,7 +32,7 @@ from gap_engine import GapError, apply_with_splices, ingest, parse_envelope, sca
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
-from .documents import Document, pointer_blocked, uri_to_path
+from .documents import Document, pointer_blocked, refuse_blocked_pointers, uri_to_path
 
 log = logging.getLogger("gap_ls.edits")
 
@@ -299,11 +299,7 @@ def dry_run(ls, doc: Document, text: str, *, lenient: bool = True):
     else:
         env, repairs = parse_envelope(text), []
     if env.name == "edit":
-        why = pointer_blocked(doc.text, doc.format)
-        if why is not None:
-            for i, op in enumerate(env.content):
-                if op.target.type == "pointer":
-                    raise GapError("target_not_found", f"JSON Pointer {op.target.value!r} cannot be resolved: {why}", op_index=i)
+        refuse_blocked_pointers(doc.text, doc.format, env)
         note = rebase_check(doc, env, _stated_version(text) if lenient else env.version)
         if note is not None:
             repairs = [r for r in repairs if not r.startswith("version ")] + [note]

@@ -37,6 +37,7 @@ from gap_engine import Artifact, Envelope, GapError, apply_with_splices, ingest,
 from gap_engine.editblocks import BlockStream, looks_like_blocks, parse_blocks
 from gap_engine.model import PROTOCOL, EditOperation, SynthesizeContent, Target
 
+from ..documents import refuse_blocked_pointers
 from . import prompts
 from .client import CancelToken, Deadline, LLMClient, LLMError
 from .config import LLMConfig
@@ -59,26 +60,6 @@ __all__ = [
     "smallest_enclosing_target",
 ]
 
-
-
-def _check_pointers(artifact: Artifact, env: Envelope) -> None:
-    """Refuse JSON Pointer operations on a body the engine's pointer functions must not parse
-    (YAML nested deeper than tree-sitter-yaml survives, see
-    :func:`gap_ls.documents.pointer_blocked`) before the dry run would crash the process.
-
-    Raises:
-        GapError: ``target_not_found`` on the first pointer operation, saying why.
-    """
-    from gap_ls.documents import pointer_blocked
-
-    if env.name != "edit":
-        return
-    why = pointer_blocked(artifact.body, artifact.format)
-    if why is None:
-        return
-    for i, op in enumerate(env.content):
-        if op.target.type == "pointer":
-            raise GapError("target_not_found", f"JSON Pointer {op.target.value!r} cannot be resolved: {why}", op_index=i)
 
 @attrs.frozen
 class Attempt:
@@ -528,7 +509,7 @@ class EditPipeline:
                     first_ttft = comp.ttft
                 try:
                     env, repairs = parse_answer(comp.text, artifact)
-                    _check_pointers(artifact, env)
+                    refuse_blocked_pointers(artifact.body, artifact.format, env)
                     res = apply_with_splices(artifact, env, strict_markers=True)
                 except GapError as err:
                     last_error = err
