@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Sequence
 
 from .apply import apply_with_splices
-from .errors import INVALID_CONTENT, GapError
+from .errors import GapError
 from .ingest import ingest
 from .markers import scan, strip
 from .model import Artifact, parse_envelope
 from .replay import format_for_path
-from .store import checksum, require_unicode, verify_checksum
+from .store import check_resolved
 
 __all__ = ["main"]
 
@@ -138,14 +138,7 @@ def cmd_apply(args) -> int:
             # a file has no stored version: address it as the version before the envelope's
             art = Artifact(env.id, env.version - 1 if env.name == "edit" else env.version, fmt, body)
         res = apply_with_splices(art, env, strict_markers=args.strict_markers)
-        require_unicode(res.artifact.body, env.id)  # it is written as UTF-8
-        cs = env.meta.get("checksum")
-        if cs is not None and not verify_checksum(res.artifact.body, cs):  # GAP §3.1.1, §10
-            raise GapError(
-                INVALID_CONTENT,
-                f"meta.checksum {cs!r} does not match the resolved content ({checksum(res.artifact.body)})",
-                artifact_id=env.id,
-            )
+        check_resolved(res.artifact.body, env)  # written as UTF-8; meta.checksum (GAP §10)
     except GapError as err:
         return _fail(err)
     for r in repairs:

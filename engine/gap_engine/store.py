@@ -26,7 +26,7 @@ from .apply import TokenCounter, _apply, estimate_tokens, make_handle
 from .errors import INVALID_CONTENT, INVALID_ENVELOPE, TARGET_NOT_FOUND, VERSION_CONFLICT, GapError
 from .model import Artifact, Envelope, _new_artifact, parse_envelope, envelope_from_data
 
-__all__ = ["ArtifactStore", "TRANSITIONS", "checksum", "require_unicode", "verify_checksum"]
+__all__ = ["ArtifactStore", "TRANSITIONS", "check_resolved", "checksum", "require_unicode", "verify_checksum"]
 
 #: Legal entity-state transitions (GAP §8.1): action → (from, to).
 TRANSITIONS: Mapping[str, tuple[str, str]] = {
@@ -102,6 +102,24 @@ class _Entry:
         self.updated_at = now
         self.created_at = now
         self.expires: float | None = None
+
+
+def check_resolved(body: str, envelope: Envelope) -> None:
+    """Check the body an envelope resolved to before it is kept: Unicode text (see
+    :func:`require_unicode`) whose checksum matches the envelope's ``meta.checksum`` when it
+    has one (GAP §3.1.1, §10).
+
+    Raises:
+        GapError: ``invalid_content`` naming the problem.
+    """
+    require_unicode(body, envelope.id)
+    cs = envelope.meta.get("checksum")
+    if cs is not None and not verify_checksum(body, cs):
+        raise GapError(
+            INVALID_CONTENT,
+            f"meta.checksum {cs!r} does not match the resolved content ({checksum(body)})",
+            artifact_id=envelope.id,
+        )
 
 
 class ArtifactStore:
@@ -273,14 +291,7 @@ class ArtifactStore:
                     new = _new_artifact(new.id, new.version, new.format, new.body, want_state, new._index)
             else:
                 raise GapError(INVALID_ENVELOPE, f"a {env.name!r} envelope cannot be applied (handles are outputs, GAP §7.2)", artifact_id=env.id)
-            require_unicode(new.body, env.id)
-            cs = env.meta.get("checksum")
-            if cs is not None and not verify_checksum(new.body, cs):
-                raise GapError(
-                    INVALID_CONTENT,
-                    f"meta.checksum {cs!r} does not match the resolved content ({checksum(new.body)})",
-                    artifact_id=env.id,
-                )
+            check_resolved(new.body, env)
             self._commit(env.id, e, new, now)
             return self._handle(self._entries[env.id], include_content)
 
