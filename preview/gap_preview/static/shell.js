@@ -240,6 +240,14 @@
     frame = f;
   }
 
+  // the frame's scroll position ([x, y]) from a message that carries one
+  function noteScroll(m) {
+    if (Array.isArray(m.scroll)) state.scroll = [Number(m.scroll[0]) || 0, Number(m.scroll[1]) || 0];
+  }
+  // the frame lacks the view it was last sent: send it the whole view again
+  function resendWhole() {
+    state.changed = null; state.base = null; state.dirty = true; state.inflight = false; schedule();
+  }
   window.addEventListener("message", function (e) {
     if (e.source !== frame.contentWindow) return;  // only our frame
     var m = e.data;
@@ -252,25 +260,25 @@
       if (state.html !== null) { state.dirty = true; schedule(); }
       sendCursor();
     } else if (m.type === "need-full") {
-      state.changed = null; state.base = null; state.dirty = true; state.inflight = false; schedule();
+      resendWhole();
     } else if (m.type === "pong") {
       // the frame read our ping but never answered the render before it: that render was lost
       // (the frame was navigating); send the whole view again
-      if (state.inflight) { state.changed = null; state.base = null; state.dirty = true; state.inflight = false; schedule(); }
+      if (state.inflight) resendWhole();
     } else if (m.type === "scroll") {
-      if (Array.isArray(m.scroll)) state.scroll = [Number(m.scroll[0]) || 0, Number(m.scroll[1]) || 0];
+      noteScroll(m);
     } else if (m.type === "reload") {
       window.__gap.reloadAsks = (window.__gap.reloadAsks || 0) + 1;
       // a script of the artifact changed: a fresh frame runs the new code (debounced while the
       // user is still typing in the script), scrolled where this one was
-      if (Array.isArray(m.scroll)) state.scroll = [Number(m.scroll[0]) || 0, Number(m.scroll[1]) || 0];
+      noteScroll(m);
       clearTimeout(state.reloadTimer);
       state.reloadTimer = setTimeout(function () {
         window.__gap.reloads = (window.__gap.reloads || 0) + 1;
         loadFrame();
       }, 250);
     } else if (m.type === "rendered") {
-      if (Array.isArray(m.scroll)) state.scroll = [Number(m.scroll[0]) || 0, Number(m.scroll[1]) || 0];
+      noteScroll(m);
       state.inflight = false;
       clearTimeout(state.watchdog);
       patience = WATCHDOG_MS;
