@@ -119,6 +119,19 @@ def test_frame_whose_listener_was_wiped_is_replaced(page, bsrv):
     assert frame(page).evaluate("window.scrollY") == y  # the fresh frame is where the reader was
 
 
+def frame_where(page, expr: str):
+    """A frame of the page (not the page itself) in which JS ``expr`` is true, or None: the
+    fresh frame that replaced another."""
+    page.evaluate("0")  # lets Playwright see the frame swap (page.frames alone does not)
+    for f in page.frames[1:]:
+        try:
+            if not f.is_detached() and f.evaluate(expr):
+                return f
+        except Exception:  # the old frame going away, the new one not rendered yet
+            pass
+    return None
+
+
 SCRIPTED = """<!DOCTYPE html><html><head><title>T1</title></head><body>
 <gap:target id="t"><p id=p>one</p></gap:target>
 <div id=loading>Loading…</div>
@@ -189,18 +202,7 @@ def test_edited_script_runs_again_in_a_fresh_frame_scroll_kept(page, bsrv):
     pub(bsrv, 2, doc.replace("[1, 2, 3]", "[4, 5, 6]"))
     rendered(page, 2)
     wait_until(lambda: page.evaluate("window.__gap.reloads === 1 && window.__gap.frames === 2"), timeout=10)
-
-    def fresh_shows():
-        page.evaluate("0")  # lets Playwright see the frame swap (page.frames alone does not)
-        for f in page.frames[1:]:
-            try:
-                if not f.is_detached() and f.evaluate("document.getElementById('out').textContent") == "data:4,5,6":
-                    return f
-            except Exception:  # the old frame going away, the new one not rendered yet
-                pass
-        return None
-
-    fr = wait_until(fresh_shows, timeout=10)
+    fr = wait_until(lambda: frame_where(page, "document.getElementById('out').textContent === 'data:4,5,6'"), timeout=10)
     assert fr.evaluate("window.runs") == 1
     wait_until(lambda: fr.evaluate("window.scrollY") == 1200)
     # a change that leaves the script alone does not reload
@@ -226,18 +228,8 @@ def test_removed_script_takes_what_it_made_with_it(page, bsrv, how):
     rendered(page, 2)
     rendered_n = len(page.evaluate("window.__gap.rendered"))
     wait_until(lambda: page.evaluate("window.__gap.reloads") == 1, timeout=10)
-
-    def fresh():
-        page.evaluate("0")  # lets Playwright see the frame swap
-        for f in page.frames[1:]:
-            try:
-                if not f.is_detached() and f.evaluate("!!document.body && !document.getElementById('cv') && document.body.innerText.length > 0"):
-                    return f
-            except Exception:
-                pass
-        return None
-
-    fr = wait_until(fresh, timeout=10)
+    fr = wait_until(lambda: frame_where(page, "!!document.body && !document.getElementById('cv') && document.body.innerText.length > 0"),
+                    timeout=10)
     assert fr.evaluate("document.body.innerText").strip() in ("one", "now markdown")
     # one fresh frame, not a reload loop (the bootstrap's own scripts are not the artifact's)
     wait_until(lambda: len(page.evaluate("window.__gap.rendered")) > rendered_n)
