@@ -452,12 +452,11 @@
       .then(function (docs) {
         if (!docs) return;
         fillPicker(docs);
+        var listed = !!docKey && docs.some(function (d) { return d.key === docKey; });
         // the document was closed and is open again (the editor reopened it): follow it
-        if (docKey && state.closed && statusEl.dataset.state === "closed" &&
-            docs.some(function (d) { return d.key === docKey; })) { state.lastId = null; connect(); }
+        if (listed && state.closed && statusEl.dataset.state === "closed") { state.lastId = null; connect(); }
         // waiting to retry a refused stream, and the document is there now: go at once
-        else if (docKey && timer && !es && !ws && !state.closed &&
-            docs.some(function (d) { return d.key === docKey; })) { clearTimeout(timer); timer = null; connect(); }
+        else if (listed && timer && !es && !ws && !state.closed) { clearTimeout(timer); timer = null; connect(); }
         if (!docKey && docs.length === 1) choose(docs[0].key);
         else if (!docKey && docs.length > 1) { emptyEl.hidden = false; emptyEl.textContent = "Choose a document above."; picker.hidden = false; }
       })
