@@ -24,7 +24,6 @@ from gap_engine.model import OPS
 from gap_engine.pointer import format_kind, list_paths
 from lsprotocol import types
 
-from .documents import pointer_blocked
 from .envelope_files import envelope_at, envelope_kind, envelopes_of, resolve_artifact
 
 _STR_AFTER = re.compile(r'"(value|op|type|name)"\s*:\s*"([^"\\]*)$')
@@ -76,7 +75,7 @@ def completions(ls, doc, pos: types.Position) -> list[types.CompletionItem]:
         wants_ptr = _PTR_TYPE.search(op_text) is not None or format_kind(view.format) is not None
         if wants_ptr:
             try:
-                paths = list_paths(view.text, view.format) if pointer_blocked(view.text, view.format) is None else []
+                paths = list_paths(view.text, view.format)
             except Exception:
                 paths = []
             return [

@@ -32,7 +32,7 @@ from gap_engine import GapError, apply_with_splices, ingest, parse_envelope, sca
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
-from .documents import Document, pointer_blocked, refuse_blocked_pointers, uri_to_path
+from .documents import Document, refuse_blocked_pointers, uri_to_path
 
 log = logging.getLogger("gap_ls.edits")
 
@@ -199,8 +199,6 @@ def _region(text: str, fmt: str, target) -> str | None:
         return None if span is None else text[span.content_start : span.content_end]
     from gap_engine.pointer import pointer_span
 
-    if pointer_blocked(text, fmt) is not None:
-        return None
     sp = pointer_span(text, fmt, target.value)
     return None if sp is None else text[sp[0] : sp[1]]
 

@@ -117,8 +117,6 @@ def definition(ls, doc: Document, pos: types.Position) -> types.Location | None:
         return None
     vdoc = view.doc or Document(view.uri, None, "", view.text, ls.documents.encoding)
     if op.target_type == "pointer":
-        if pointer_blocked(view.text, view.format) is not None:
-            return None
         sp = pointer_span(view.text, view.format, op.target_value)
         return None if sp is None else types.Location(uri=view.uri, range=vdoc.range_at(*sp))
     span = view.index.get(op.target_value)

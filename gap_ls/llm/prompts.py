@@ -57,10 +57,6 @@ def list_pointer_paths(body: str, fmt: str) -> list[str]:
     try:
         from gap_engine.pointer import list_paths  # type: ignore
 
-        from gap_ls.documents import pointer_blocked
-
-        if pointer_blocked(body, fmt) is not None:
-            return []  # tree-sitter-yaml would crash on it (see pointer_blocked)
         return list(list_paths(body, fmt))
     except ImportError:
         pass
