@@ -87,17 +87,31 @@ def test_eglot_apply_code_action_from_envelope_file(tmp_path, editor_env, worksp
     assert r["after"] == EDITED, r.get("titles")
 
 
-def test_docs_emacs_snippet(tmp_path, editor_env, workspace):
-    """The copy-paste eglot set-up in docs/editors/emacs.md: symbols via imenu's source, gap-apply-envelope, gap-preview."""
+def doc_snippet() -> str:
+    """The ``;; init.el`` elisp block of docs/editors/emacs.md."""
     import re
 
-    from .helpers import REPO, server_command
+    from .helpers import REPO
 
     md = (REPO / "docs" / "editors" / "emacs.md").read_text(encoding="utf-8")
-    snippet = next(b for b in re.findall(r"```elisp\n(.*?)```", md, re.S) if b.startswith(";; init.el"))
-    assert '("gap-ls")' in snippet
+    return next(b for b in re.findall(r"```elisp\n(.*?)```", md, re.S) if b.startswith(";; init.el"))
+
+
+def write_docs_init(tmp_path: Path, snippet: str) -> None:
+    """``snippet`` as tmp_path/init.el, its ``("gap-ls")`` the server command under test."""
+    from .helpers import server_command
+
     cmd = "(" + " ".join(json.dumps(c) for c in server_command()) + ")"
     (tmp_path / "init.el").write_text(snippet.replace('("gap-ls")', cmd), encoding="utf-8")
+
+
+def test_docs_emacs_snippet(tmp_path, editor_env, workspace):
+    """The copy-paste eglot set-up in docs/editors/emacs.md: symbols via imenu's source, gap-apply-envelope, gap-preview."""
+    from .helpers import server_command
+
+    snippet = doc_snippet()
+    assert '("gap-ls")' in snippet
+    write_docs_init(tmp_path, snippet)
     r = run_emacs(tmp_path, dict(editor_env, GAP_WS=str(workspace)), f"""
 (load {json.dumps(str(tmp_path / "init.el"))} nil t)
 (let* ((buf (gap-open "dashboard.html"))
@@ -120,14 +134,7 @@ def test_docs_emacs_envelope_file_and_imenu(tmp_path, editor_env, workspace):
     """Following docs/editors/emacs.md alone (no harness server entry): a `*.gap.json` buffer is
     managed by the same gap-ls, so "Apply GAP edit" on the selected envelope edits the artifact;
     imenu lists the targets; gap-strip-markers strips them."""
-    import re
-
-    from .helpers import REPO, server_command
-
-    md = (REPO / "docs" / "editors" / "emacs.md").read_text(encoding="utf-8")
-    snippet = next(b for b in re.findall(r"```elisp\n(.*?)```", md, re.S) if b.startswith(";; init.el"))
-    cmd = "(" + " ".join(json.dumps(c) for c in server_command()) + ")"
-    (tmp_path / "init.el").write_text(snippet.replace('("gap-ls")', cmd), encoding="utf-8")
+    write_docs_init(tmp_path, doc_snippet())
     r = run_emacs(tmp_path, dict(editor_env, GAP_WS=str(workspace)), f"""
 ;; only what the docs configure: drop the harness's own server entry
 (setq eglot-server-programs (seq-remove (lambda (e) (equal (cdr e) gap-server-command)) eglot-server-programs))
