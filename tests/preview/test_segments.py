@@ -15,6 +15,7 @@ import re
 
 import pytest
 
+from gap_preview.render import MARKER_RE
 
 from .conftest import wait_until
 from .test_browser import frame, pub, rendered
@@ -51,7 +52,7 @@ def _comments(view: str) -> str:
         stack.append(v)
         return f"<!--gap:t:{v}-->"
 
-    return re.sub(r"<(/?)gap:target(?=[\s/>])([^>]*)>", sub, view)
+    return MARKER_RE.sub(sub, view)
 
 
 FRESH = """([s, open]) => { const d = new DOMParser().parseFromString(s, 'text/html');
@@ -187,7 +188,7 @@ def _outside_positions(text: str) -> list[int]:
     bad = set()
     for sp in scan(text).spans():
         bad.update(range(sp.start + 1, sp.end))
-    for m in re.finditer(r"</?gap:target(?=[\s/>])[^>]*>", text):  # stray or malformed markers too
+    for m in MARKER_RE.finditer(text):  # stray or malformed markers too
         bad.update(range(m.start() + 1, m.end()))
     return [i for i in range(len(text) + 1) if i not in bad]
 
