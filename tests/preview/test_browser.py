@@ -6,7 +6,6 @@ import time
 
 import pytest
 
-
 from .conftest import DASHBOARD, wait_until
 
 pytestmark = pytest.mark.browser
