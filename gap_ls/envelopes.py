@@ -85,6 +85,8 @@ def envelope_diagnostics(ls, doc: Document) -> list[types.Diagnostic]:
 
 def _target_diagnostics(doc, env, view: ArtifactView) -> list[types.Diagnostic]:
     out = []
+    # the artifact's own yaml_too_deep diagnostic says why its pointers are not checked
+    blocked = any(op.target_type == "pointer" for op in env.ops) and pointer_blocked(view.text, view.format) is not None
     for op in env.ops:
         if op.value_span is None or op.target_value is None:
             continue
@@ -96,9 +98,7 @@ def _target_diagnostics(doc, env, view: ArtifactView) -> list[types.Diagnostic]:
                           f"(target_not_found, GAP §7.3); its targets: {known}{'…' if len(view.index) > 12 else ''}",
                           "target_not_found")
                 )
-        elif op.target_type == "pointer":
-            if pointer_blocked(view.text, view.format) is not None:
-                continue  # the artifact's own yaml_too_deep diagnostic says why
+        elif op.target_type == "pointer" and not blocked:
             if pointer_span(view.text, view.format, op.target_value) is None:
                 out.append(_diag(doc, *op.value_span, f"JSON Pointer {op.target_value!r} does not resolve in {view.name} "
                                  "(target_not_found, GAP §4.2)", "target_not_found"))
