@@ -193,9 +193,11 @@ def _stated_version(text: str) -> int | None:
     return ing.envelope.version
 
 
-def _region(text: str, fmt: str, target) -> str | None:
+def _region(text: str, fmt: str, target, index) -> str | None:
+    """The text of the region ``target`` names in ``text`` (``index`` = ``scan(text)``, for
+    id targets), or None when it does not resolve."""
     if target.type == "id":
-        span = scan(text).get(target.value)
+        span = index.get(target.value)
         return None if span is None else text[span.content_start : span.content_end]
     from gap_engine.pointer import pointer_span
 
@@ -208,10 +210,13 @@ def changed_targets(old: str, new: str, fmt: str, env) -> list[str]:
     (a marked target's content, or the value at a JSON Pointer), as
     ``"<type> '<value>' was edited|removed|added"`` (no duplicates, in operation order)."""
     changed: list[str] = []
+    # each text is scanned once, not once per operation
+    by_id = any(op.target.type == "id" for op in env.content)
+    old_index, new_index = (scan(old), scan(new)) if by_id else (None, None)
     for op in env.content:
         t = op.target
-        was = _region(old, fmt, t)
-        now = _region(new, fmt, t)
+        was = _region(old, fmt, t, old_index)
+        now = _region(new, fmt, t, new_index)
         if was is None and now is None:
             continue  # target_not_found will say so
         if was != now:
