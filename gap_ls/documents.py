@@ -389,9 +389,6 @@ class Document:
             self.changed.set()
 
 
-_MARKER = re.compile(r"</?gap:target(?=[\s/>])[^>]*>")
-
-
 def _has_loop() -> bool:
     try:
         asyncio.get_running_loop()
