@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from gap_engine import strip
+
 _VALUE = re.compile(
     r"""\A(?:
         [-+]?[$€£¥]?\s*[-+]?\d[\d,._ ]*(?:%|px|em|rem|ms|s|kb|mb|gb|k|m)?   # numbers, money, units
@@ -61,13 +63,12 @@ _DEF = re.compile(
     re.M,
 )
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
-_MARKERS = re.compile(r"</?gap:target(?=[\s/>])[^>]*>")
 _TAGS = re.compile(r"<[^>]*>")
 
 
 def propose_id(content: str, fmt: str | None = None) -> str:
     """A role-based id for ``content`` (not yet made unique)."""
-    text = _MARKERS.sub("", content)
+    text = strip(content)
     m = _TAG.match(text)
     if m is not None:
         tag = m.group(1).lower()

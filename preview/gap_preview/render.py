@@ -26,10 +26,8 @@ import re
 from bisect import bisect_right
 from typing import NamedTuple
 
-from gap_engine import scan
+from gap_engine import iter_markers, scan
 
-# The marker syntax of GAP §3.2 (the same expression the engine scans with).
-MARKER_RE = re.compile(r"<(/?)gap:target(?=[\s/>])([^>]*)>")
 # ids we keep in the view: safe inside an attribute, a comment and a CSS/JS string.
 SAFE_ID = re.compile(r"\A[A-Za-z0-9_.:\-]{1,200}\Z")
 # Regions where the HTML tokenizer does not see markup (raw text, RCDATA, comments).
@@ -125,11 +123,9 @@ def _markers(text: str) -> list[_Marker]:
         opens[sp.start] = sp.info.id
         closes[sp.content_end] = sp.info.id
     out = []
-    for m in MARKER_RE.finditer(text):
-        s = m.start()
-        closing = bool(m.group(1))
+    for s, e, closing in iter_markers(text):
         ident = closes.get(s) if closing else opens.get(s)
-        out.append(_Marker(s, m.end(), closing, ident))
+        out.append(_Marker(s, e, closing, ident))
     return out
 
 
