@@ -133,14 +133,17 @@
   }
 
   function toComments(s) {
-    var stack = [];
-    return s.replace(MARK, function (m, slash, attrs) {
+    var stack = [], k = lastMarkerEnd(s);
+    return s.slice(0, k).replace(MARK, function (m, slash, attrs) {
       if (slash) { var id = stack.pop(); return id === undefined ? "" : "<!--/gap:t:" + id + "-->"; }
       var mm = ID.exec(attrs); var v = mm ? (mm[1] !== undefined ? mm[1] : mm[2]) : "";
       stack.push(v);
       return "<!--gap:t:" + v + "-->";
-    });
+    }) + s.slice(k);
   }
+  // markers end with ">": none starts after the last one, and looking there for one would
+  // search to the end of the text again for every unterminated "<gap:target" (as the engine)
+  function lastMarkerEnd(s) { return s.lastIndexOf(">") + 1; }
 
   function openRe(id) {
     var e = id.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -149,9 +152,9 @@
   function splice(s, id, content) {
     var o = openRe(id).exec(s);
     if (!o) return null;
-    var j = o.index + o[0].length, depth = 1, m;
+    var j = o.index + o[0].length, depth = 1, m, t = s.slice(0, lastMarkerEnd(s));
     MARK.lastIndex = j;
-    while ((m = MARK.exec(s))) {
+    while ((m = MARK.exec(t))) {
       if (m[1]) { if (--depth === 0) return s.slice(0, j) + content + s.slice(m.index); }
       else depth++;
     }

@@ -60,9 +60,11 @@
   function spliceTarget(html, id, content) {
     var o = openRe(id).exec(html);
     if (!o) return null;
-    var j = o.index + o[0].length, depth = 1, m;
+    // (markers end with ">": none starts after the last one, and looking there would search
+    // to the end of the text again for every unterminated "<gap:target", as in the engine)
+    var j = o.index + o[0].length, depth = 1, m, t = html.slice(0, html.lastIndexOf(">") + 1);
     MARK.lastIndex = j;
-    while ((m = MARK.exec(html))) {
+    while ((m = MARK.exec(t))) {
       if (m[1]) { if (--depth === 0) return html.slice(0, j) + content + html.slice(m.index); }
       else depth++;
     }
